@@ -2,3 +2,4 @@
 export * from './errors.js';
 export * from './config.js';
 export * from './trace.js';
+export * from './reference/index.js';
