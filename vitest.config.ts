@@ -8,6 +8,10 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    // Real registries (every TLS/auth flavour, nginx front, token servers) start once per run: see test/harness/.
+    globalSetup: ['test/harness/global-setup.ts'],
+    // Prints what the servers logged while a failing test ran.
+    setupFiles: ['test/harness/log-on-failure.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

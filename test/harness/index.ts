@@ -1,0 +1,28 @@
+// What tests import: the running harness (from the vitest global setup) and helpers bound to it.
+import { inject } from 'vitest';
+import {
+  serverLog,
+  tokenLog as tokenLogRaw,
+  tokenServerDown as tokenServerDownRaw,
+} from './harness.js';
+import type { HarnessInfo, TokenLogEntry } from './types.js';
+import './provided.js';
+
+export * from './types.js';
+export { serverLog };
+
+export function getHarness(): HarnessInfo {
+  const h = inject('harness');
+  if (!h) throw new Error('harness not provided: is test/harness/global-setup.ts in vitest globalSetup?');
+  return h;
+}
+
+/** The token server's request log (no secrets); `since` = the last `seq` already seen. */
+export function tokenLog(tokenServerUrl: string, since = 0): Promise<TokenLogEntry[]> {
+  return tokenLogRaw(tokenServerUrl, getHarness().caCert, since);
+}
+
+/** Makes a token server refuse connections for `ms` milliseconds, then come back. */
+export function tokenServerDown(tokenServerUrl: string, ms: number): Promise<void> {
+  return tokenServerDownRaw(tokenServerUrl, ms, getHarness().caCert);
+}
