@@ -1,6 +1,28 @@
-import { DheError } from '../../errors.js';
+// dhe-cli logout [SERVER]: forgets the credentials dhe-cli stored for SERVER (docker's own config is left alone).
+
+import { eraseCredentials, registryHost, registryKey } from '../../auth/credentials/index.js';
 import type { CommandContext } from '../context.js';
 
-export async function run(_ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  throw new DheError('NOT_IMPLEMENTED', "'logout' is not implemented yet");
+export async function run(ctx: CommandContext, server?: string): Promise<number> {
+  const { settings, out } = ctx;
+  const registry = registryHost(server?.trim() || 'docker.io');
+  const key = registryKey(registry);
+  const result = await eraseCredentials(registry, {
+    configDir: settings.configDir,
+    dockerConfigDir: settings.dockerConfigDir,
+    env: settings.env,
+    trace: ctx.trace,
+  });
+  if (result.erased.length === 0) {
+    out.info(`Not logged in to ${key}`);
+  } else {
+    out.info(`Removing login credentials for ${key}`);
+    ctx.trace.log(`logout: erased from ${result.erased.join(', ')}`);
+  }
+  if (result.stillFrom) {
+    const cmd = server ? `docker logout ${server}` : 'docker logout';
+    const fix = result.stillFrom.includes('docker config') ? `; run '${cmd}' to forget them there` : '';
+    out.warn(`credentials for ${key} still come from ${result.stillFrom}, which dhe-cli does not change${fix}`);
+  }
+  return 0;
 }
