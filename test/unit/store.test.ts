@@ -359,7 +359,7 @@ describe('prune and verify', () => {
     const layer = bad.layers[0]!.digest;
     const p = store.blobPath(layer);
     const bytes = readFileSync(p);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     writeFileSync(p, bytes);
     writeFileSync(join(dir, 'tmp', '999999-leftover.partial'), 'x');
     const report = await store.verify();
