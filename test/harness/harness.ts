@@ -67,15 +67,29 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // Last resort against orphans if the parent exits without calling stop(). SIGTERM lets nginx reap its workers.
-  process.on('exit', () => {
-    for (const p of live) {
-      try {
-        if (p.child.pid) process.kill(p.child.pid, 'SIGTERM');
-      } catch {
-        /* already gone */
+  process.on('exit', killAllLive);
+  // A signal's default action exits without the 'exit' event: stop the servers, then let the signal do its work
+  // (re-raised only when nobody else, e.g. vitest, handles it).
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      killAllLive();
+      if (process.listenerCount(sig) === 1) {
+        process.removeListener(sig, onSignal);
+        process.kill(process.pid, sig);
       }
+    };
+    process.on(sig, onSignal);
+  }
+}
+
+function killAllLive(): void {
+  for (const p of live) {
+    try {
+      if (p.child.pid) process.kill(p.child.pid, 'SIGTERM');
+    } catch {
+      /* already gone */
     }
-  });
+  }
 }
 
 function spawnLogged(name: string, cmd: string, args: string[], logFile: string, cwd: string): Proc {

@@ -1,10 +1,6 @@
 // What tests import: the running harness (from the vitest global setup) and helpers bound to it.
 import { inject } from 'vitest';
-import {
-  serverLog,
-  tokenLog as tokenLogRaw,
-  tokenServerDown as tokenServerDownRaw,
-} from './harness.js';
+import { serverLog, tokenLog as tokenLogRaw } from './harness.js';
 import type { HarnessInfo, TokenLogEntry } from './types.js';
 import './provided.js';
 
@@ -22,7 +18,5 @@ export function tokenLog(tokenServerUrl: string, since = 0): Promise<TokenLogEnt
   return tokenLogRaw(tokenServerUrl, getHarness().caCert, since);
 }
 
-/** Makes a token server refuse connections for `ms` milliseconds, then come back. */
-export function tokenServerDown(tokenServerUrl: string, ms: number): Promise<void> {
-  return tokenServerDownRaw(tokenServerUrl, ms, getHarness().caCert);
-}
+// Outages (tokenServerDown, pause/start) are not offered on the shared servers: other test files use them at the
+// same time. Start a private harness for that: `startHarness({ flavours: ['dhe'] })` from './harness.js'.

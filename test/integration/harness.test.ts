@@ -1,10 +1,11 @@
 // Proves each harness flavour is what it claims to be, from TypeScript with undici: each test fails if its
 // flavour were misconfigured (wrong auth, wrong certificate, wrong proxy headers, no body limit…).
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { getHarness, serverLog, tokenLog, tokenServerDown } from '../harness/index.js';
+import { startHarness, tokenServerDown as tokenServerDownRaw } from '../harness/harness.js';
+import { getHarness, serverLog, tokenLog } from '../harness/index.js';
 
 const h = getHarness();
 const agents: Agent[] = [];
@@ -245,12 +246,30 @@ describe('harness flavours', () => {
     expect(raw).not.toContain(refresh);
   });
 
-  it('token server can be taken down and comes back', async () => {
-    const a = agent({ ca: h.caCert });
-    await tokenServerDown(h.token.tokenServerUrl, 700);
-    expect(await errorCode(call(a, h.token.realm))).toBe('ECONNREFUSED');
-    await new Promise((r) => setTimeout(r, 1_200));
-    expect((await getToken(a, h.token.realm, h.token.service, [])).status).toBe(200);
+  it('token servers can be taken down and come back (a private harness, not the shared one)', async () => {
+    // Other test files share the global servers, so outages are tested on servers of our own.
+    const own = await startHarness({ flavours: ['token', 'dhe'] });
+    try {
+      const a = agent({ ca: own.caCert });
+      await Promise.all([
+        tokenServerDownRaw(own.token.tokenServerUrl, 700, own.caCert),
+        tokenServerDownRaw(own.dhe.tokenServerUrl, 700),
+      ]);
+      expect(await errorCode(call(a, own.token.realm))).toBe('ECONNREFUSED');
+      expect((await call(a, own.dhe.realm)).status).toBe(502); // nginx cannot reach it
+      await new Promise((r) => setTimeout(r, 1_200));
+      expect((await getToken(a, own.token.realm, own.token.service, [])).status).toBe(200);
+      expect((await getToken(a, own.dhe.realm, own.dhe.service, [])).status).toBe(200);
+
+      // In-process control too.
+      await own.tokenServers.dhe?.pause();
+      expect((await call(a, own.dhe.realm)).status).toBe(502);
+      await own.tokenServers.dhe?.start();
+      expect((await getToken(a, own.dhe.realm, own.dhe.service, [])).status).toBe(200);
+    } finally {
+      await own.stop();
+    }
+    expect(existsSync(own.workDir)).toBe(false);
   });
 
   it('untrusted: fails with the test CA, works with its own CA', async () => {
