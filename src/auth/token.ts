@@ -1,0 +1,195 @@
+// Bearer tokens (docker token auth spec + OAuth2 forms): GET realm?service=&scope= with Basic credentials or
+// anonymously, POST grant_type=refresh_token / password; `token` or `access_token`; size-capped bodies.
+
+import type { Transport } from '../transport/http.js';
+import { readLimited } from '../transport/http.js';
+import { isLoopbackHost, isMetadataHost, matchesHostList } from '../transport/hosts.js';
+import { DheError } from '../errors.js';
+import type { Credential } from './types.js';
+
+export const TOKEN_BODY_LIMIT = 256 * 1024;
+export const DEFAULT_TOKEN_LIFETIME_S = 60;
+export const CLIENT_ID = 'dhe-cli';
+
+export interface TokenResult {
+  token: string;
+  /** ms since epoch. */
+  issuedAt: number;
+  expiresAt: number;
+  refreshToken?: string;
+  scopes: string[];
+}
+
+export interface RealmPolicy {
+  /** Allow a realm on a link-local / metadata address (never by default). */
+  allowMetadataRealm?: boolean;
+  /** HOST[:PORT] entries marked insecure: plain-HTTP realms there may get credentials. */
+  insecureHosts?: readonly string[];
+}
+
+export interface TokenRequest {
+  realm: string;
+  service?: string;
+  scopes: string[];
+  credential?: Credential;
+  /** Ask for a refresh token (login). */
+  offlineToken?: boolean;
+  /** Use the OAuth2 password grant instead of GET with Basic. */
+  passwordGrant?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Validates a realm URL before anything is sent to it. `withSecrets`: credentials would be sent. */
+export function checkRealm(realm: string, policy: RealmPolicy, withSecrets: boolean): URL {
+  let u: URL;
+  try {
+    u = new URL(realm);
+  } catch {
+    throw new DheError('TOKEN_ERROR', `the registry named an invalid token realm "${realm.slice(0, 200)}"`, {
+      hint: 'the registry\'s auth configuration is broken; tell its administrator',
+    });
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+    throw new DheError('TOKEN_ERROR', `refusing token realm with scheme ${u.protocol} (${u.host})`, {
+      hint: 'a token realm must be an http(s) URL; the registry\'s auth configuration is wrong or hostile',
+    });
+  }
+  if (isMetadataHost(u.hostname) && !policy.allowMetadataRealm) {
+    throw new DheError('TOKEN_ERROR', `refusing token realm on a link-local/metadata address (${u.host})`, {
+      hint: 'a registry pointed its token realm at a cloud metadata address; this is refused to protect credentials',
+    });
+  }
+  if (withSecrets && u.protocol === 'http:' && !isLoopbackHost(u.hostname) && !matchesHostList(policy.insecureHosts ?? [], u.host)) {
+    throw new DheError('INSECURE_AUTH', `refusing to send credentials to token realm ${u.origin} over plain HTTP`, {
+      hint: `use an https realm, or if this is intended mark the host with --insecure-registry ${u.host}`,
+    });
+  }
+  return u;
+}
+
+function words(body: string): string {
+  const t = body.trim();
+  if (!t) return '';
+  try {
+    const j = JSON.parse(t) as Record<string, unknown>;
+    if (Array.isArray(j.errors)) {
+      return (j.errors as { code?: string; message?: string }[])
+        .map((e) => [e.code, e.message].filter(Boolean).join(': '))
+        .filter(Boolean)
+        .join('; ')
+        .slice(0, 300);
+    }
+    const m = j.details ?? j.error_description ?? j.message ?? j.error;
+    if (typeof m === 'string') return m.slice(0, 300);
+  } catch {
+    /* text */
+  }
+  return t.replace(/\s+/g, ' ').slice(0, 200);
+}
+
+function basic(cred: Credential): string {
+  return `Basic ${Buffer.from(`${cred.username ?? ''}:${cred.password ?? ''}`).toString('base64')}`;
+}
+
+/** Asks the token server for a token covering `scopes`. */
+export async function fetchToken(transport: Transport, req: TokenRequest, policy: RealmPolicy): Promise<TokenResult> {
+  const cred = req.credential;
+  const hasPassword = !!(cred?.username && cred.password !== undefined && cred.password !== '');
+  const refresh = cred?.identityToken;
+  const withSecrets = hasPassword || !!refresh;
+  const realm = checkRealm(req.realm, policy, withSecrets);
+  const issuedAt = Date.now();
+
+  const usePost = !!refresh || (req.passwordGrant && hasPassword);
+  let res;
+  if (usePost) {
+    const form = new URLSearchParams();
+    if (refresh) {
+      form.set('grant_type', 'refresh_token');
+      form.set('refresh_token', refresh);
+    } else {
+      form.set('grant_type', 'password');
+      form.set('username', cred!.username!);
+      form.set('password', cred!.password!);
+    }
+    if (req.service) form.set('service', req.service);
+    if (req.scopes.length) form.set('scope', req.scopes.join(' '));
+    form.set('client_id', CLIENT_ID);
+    if (req.offlineToken || !refresh) form.set('access_type', 'offline');
+    res = await transport.request({
+      method: 'POST',
+      url: realm,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+      retry: true,
+      followRedirects: false,
+      signal: req.signal,
+    });
+    if ((res.status === 404 || res.status === 405) && hasPassword) {
+      // The token server has no OAuth2 endpoint: the plain GET flow.
+      await res.dump();
+      return fetchToken(transport, { ...req, passwordGrant: false, credential: { username: cred!.username, password: cred!.password } }, policy);
+    }
+  } else {
+    const u = new URL(realm);
+    if (req.service) u.searchParams.set('service', req.service);
+    for (const s of req.scopes) u.searchParams.append('scope', s);
+    if (req.offlineToken) {
+      u.searchParams.set('offline_token', 'true');
+      u.searchParams.set('client_id', CLIENT_ID);
+    }
+    res = await transport.request({
+      method: 'GET',
+      url: u,
+      headers: hasPassword ? { authorization: basic(cred!) } : {},
+      signal: req.signal,
+    });
+  }
+
+  const raw = (await readLimited(res.body, TOKEN_BODY_LIMIT, `token response from ${realm.host}`)).toString('utf8');
+  if (res.status === 401 || res.status === 403 || (res.status === 400 && usePost)) {
+    const said = words(raw);
+    if (withSecrets) {
+      const who = refresh ? 'the stored refresh token' : `the credentials for ${cred?.username}`;
+      throw new DheError('BAD_CREDENTIALS', `the token server at ${realm.host} rejected ${who}${said ? `: ${said}` : ''}`, {
+        hint: refresh ? 'log in again: dhe-cli login' : 'check the user name and password (dhe-cli login)',
+        details: { status: res.status, realm: realm.origin },
+      });
+    }
+    throw new DheError('UNAUTHORIZED', `the token server at ${realm.host} refused anonymous access${said ? `: ${said}` : ''}`, {
+      hint: 'log in first: dhe-cli login',
+      details: { status: res.status, realm: realm.origin },
+    });
+  }
+  if (res.status < 200 || res.status >= 300) {
+    const said = words(raw);
+    throw new DheError(res.status >= 500 ? 'SERVER_ERROR' : 'TOKEN_ERROR', `the token server at ${realm.host} answered ${res.status}${said ? `: ${said}` : ''}`, {
+      hint: res.status >= 500 ? 'the token server is failing; try again later' : 'the registry\'s auth service is misconfigured',
+      details: { status: res.status, realm: realm.origin },
+    });
+  }
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(raw) as Record<string, unknown>;
+    if (!j || typeof j !== 'object' || Array.isArray(j)) throw new Error('not an object');
+  } catch {
+    throw new DheError('TOKEN_ERROR', `the token server at ${realm.host} sent a response that is not JSON`, {
+      hint: 'check that the realm URL points at a token service',
+    });
+  }
+  const token = typeof j.token === 'string' && j.token ? j.token : typeof j.access_token === 'string' ? j.access_token : '';
+  if (!token) {
+    throw new DheError('TOKEN_ERROR', `the token server at ${realm.host} sent no token`, { hint: 'the registry\'s auth service is misconfigured' });
+  }
+  let life = typeof j.expires_in === 'number' && j.expires_in > 0 ? j.expires_in : DEFAULT_TOKEN_LIFETIME_S;
+  if (life < DEFAULT_TOKEN_LIFETIME_S && !(typeof j.expires_in === 'number')) life = DEFAULT_TOKEN_LIFETIME_S;
+  const refreshToken = typeof j.refresh_token === 'string' && j.refresh_token ? j.refresh_token : undefined;
+  return { token, issuedAt, expiresAt: issuedAt + life * 1000, refreshToken, scopes: req.scopes };
+}
+
+/** True while a token is usable: not within the last 20 % (at most 30 s) of its lifetime. */
+export function tokenFresh(t: TokenResult, now = Date.now()): boolean {
+  const life = t.expiresAt - t.issuedAt;
+  const margin = Math.min(30_000, life * 0.2);
+  return now < t.expiresAt - margin;
+}

@@ -1,0 +1,314 @@
+// The HTTP layer: one undici dispatcher per host (CAs, client cert, insecure, proxy), retries with backoff and
+// jitter, Retry-After, redirects that keep Authorization on its origin, timeouts, --debug trace lines.
+
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import type { ProxySettings, TlsSettings } from '../config.js';
+import { DheError } from '../errors.js';
+import { redactUrl, silentTrace, type Trace } from '../trace.js';
+import { explainTlsError, isRetryableNetworkError, mapNetworkError } from './errors.js';
+import { proxyFor } from './proxy.js';
+import { loadHostTls, type HostTls } from './tls.js';
+
+export interface RetryOptions {
+  attempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  maxRetryAfterMs?: number;
+}
+export interface TimeoutOptions {
+  connectMs?: number;
+  headersMs?: number;
+  bodyIdleMs?: number;
+}
+
+export interface TransportOptions {
+  tls: TlsSettings;
+  proxy: ProxySettings;
+  trace?: Trace;
+  userAgent?: string;
+  retry?: RetryOptions;
+  timeouts?: TimeoutOptions;
+}
+
+export type HttpBody = string | Buffer | Uint8Array | Readable;
+
+export interface HttpRequest {
+  method: string;
+  url: string | URL;
+  headers?: Record<string, string | undefined>;
+  body?: HttpBody;
+  /** Override: may this request be sent again after a failure? Default: idempotent method and replayable body. */
+  retry?: boolean;
+  /** Follow 3xx for GET/HEAD (default true for them). Authorization is dropped when the origin changes. */
+  followRedirects?: boolean;
+  signal?: AbortSignal;
+  /** Per-request read timeout override. */
+  bodyIdleMs?: number;
+  /** Insecure plain-HTTP / no-verify decisions are made by the caller; this only labels trace lines. */
+  label?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The final URL (after redirects). */
+  url: string;
+  body: Readable;
+  header(name: string): string | undefined;
+  /** Reads the body as text up to `limit` bytes (then fails with PROTOCOL). */
+  text(limit?: number): Promise<string>;
+  /** Discards the body (keeps the connection reusable). */
+  dump(): Promise<void>;
+  /** How many retries it took. */
+  retries: number;
+}
+
+export const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+export const DEFAULT_TEXT_LIMIT = 1024 * 1024;
+
+export const DEFAULT_RETRY: Required<RetryOptions> = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8000, maxRetryAfterMs: 60_000 };
+export const DEFAULT_TIMEOUTS: Required<TimeoutOptions> = { connectMs: 15_000, headersMs: 120_000, bodyIdleMs: 60_000 };
+
+/** Retry-After in seconds or as an HTTP date → ms (undefined when absent/invalid). */
+export function parseRetryAfter(v: string | undefined, now = Date.now()): number | undefined {
+  if (!v) return undefined;
+  const t = v.trim();
+  if (/^\d+$/.test(t)) return Number(t) * 1000;
+  const d = Date.parse(t);
+  if (Number.isNaN(d)) return undefined;
+  return Math.max(0, d - now);
+}
+
+export function backoffDelay(attempt: number, r: Required<RetryOptions>, random = Math.random): number {
+  const exp = Math.min(r.maxDelayMs, r.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+function headerOf(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = h[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function readLimited(body: Readable, limit: number, what = 'response'): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    const b = Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array);
+    n += b.length;
+    if (n > limit) {
+      body.destroy();
+      throw new DheError('PROTOCOL', `${what} is larger than ${limit} bytes`, {
+        hint: 'the server sent an unexpectedly large body; check that the URL points at a registry',
+      });
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+function isReplayable(body: HttpBody | undefined): boolean {
+  return body === undefined || typeof body === 'string' || body instanceof Uint8Array;
+}
+
+function bodyLength(body: HttpBody | undefined): number | undefined {
+  if (body === undefined) return 0;
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  if (body instanceof Uint8Array) return body.byteLength;
+  return undefined;
+}
+
+export class Transport {
+  readonly trace: Trace;
+  readonly retry: Required<RetryOptions>;
+  readonly timeouts: Required<TimeoutOptions>;
+  private readonly tlsSettings: TlsSettings;
+  private readonly proxySettings: ProxySettings;
+  private readonly userAgent: string;
+  private readonly tlsCache = new Map<string, Promise<HostTls>>();
+  private readonly dispatchers = new Map<string, Promise<{ d: Dispatcher; proxy?: string }>>();
+  /** Hosts for which verification is off regardless of --insecure-registry (set by the registry client). */
+  private readonly extraInsecure = new Set<string>();
+
+  constructor(opts: TransportOptions) {
+    this.tlsSettings = opts.tls;
+    this.proxySettings = opts.proxy;
+    this.trace = opts.trace ?? silentTrace;
+    this.userAgent = opts.userAgent ?? 'dhe-cli';
+    this.retry = { ...DEFAULT_RETRY, ...stripUndefined(opts.retry ?? {}) };
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...stripUndefined(opts.timeouts ?? {}) };
+  }
+
+  /** TLS material for host[:port] (cached). */
+  hostTls(hostport: string): Promise<HostTls> {
+    let p = this.tlsCache.get(hostport);
+    if (!p) {
+      p = loadHostTls(this.tlsSettings, hostport).then((t) => (this.extraInsecure.has(hostport) ? { ...t, insecure: true } : t));
+      p.catch(() => this.tlsCache.delete(hostport));
+      this.tlsCache.set(hostport, p);
+    }
+    return p;
+  }
+
+  /** Treat hostport like an --insecure-registry entry (e.g. a token realm on an insecure registry's host). */
+  markInsecure(hostport: string): void {
+    this.extraInsecure.add(hostport);
+    this.tlsCache.delete(hostport);
+    for (const k of [...this.dispatchers.keys()]) if (k.includes(`//${hostport}|`)) this.dispatchers.delete(k);
+  }
+
+  private dispatcherFor(u: URL): Promise<{ d: Dispatcher; proxy?: string }> {
+    const proxy = proxyFor(this.proxySettings, u);
+    const key = `${u.protocol}//${u.host}|${proxy ?? ''}`;
+    let p = this.dispatchers.get(key);
+    if (!p) {
+      p = (async () => {
+        const tls = u.protocol === 'https:' ? await this.hostTls(u.host) : undefined;
+        const connect = {
+          timeout: this.timeouts.connectMs,
+          ...(tls
+            ? {
+                ...(tls.ca ? { ca: tls.ca } : {}),
+                ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
+                rejectUnauthorized: !tls.insecure,
+              }
+            : {}),
+        };
+        if (proxy) {
+          this.trace.log(`proxy ${redactUrl(proxy)} for ${u.host}`);
+          return {
+            d: new ProxyAgent({ uri: proxy, requestTls: connect, proxyTls: { timeout: this.timeouts.connectMs }, keepAliveTimeout: 30_000 }),
+            proxy,
+          };
+        }
+        return { d: new Agent({ connect, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 32 }) };
+      })();
+      p.catch(() => this.dispatchers.delete(key));
+      this.dispatchers.set(key, p);
+    }
+    return p;
+  }
+
+  /** One HTTP exchange with retries and redirects. Network failures become DheErrors; HTTP statuses do not. */
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const method = req.method.toUpperCase();
+    const canRetry = req.retry ?? (IDEMPOTENT.has(method) && isReplayable(req.body));
+    const follow = req.followRedirects ?? (method === 'GET' || method === 'HEAD');
+    const r = this.retry;
+    let url = new URL(req.url);
+    const origin = url.origin;
+    let redirects = 0;
+    let attempt = 1;
+    for (;;) {
+      const headers: Record<string, string> = { 'user-agent': this.userAgent };
+      for (const [k, v] of Object.entries(req.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
+      if (url.origin !== origin) {
+        delete headers.authorization;
+        delete headers.cookie;
+      }
+      const len = bodyLength(req.body);
+      if (len !== undefined && method !== 'GET' && method !== 'HEAD' && headers['content-length'] === undefined) headers['content-length'] = String(len);
+      const started = Date.now();
+      let res: Dispatcher.ResponseData;
+      let proxy: string | undefined;
+      try {
+        const disp = await this.dispatcherFor(url);
+        proxy = disp.proxy;
+        res = await request(url, {
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          body: req.body as Dispatcher.DispatchOptions['body'],
+          dispatcher: disp.d,
+          signal: req.signal,
+          headersTimeout: this.timeouts.headersMs,
+          bodyTimeout: req.bodyIdleMs ?? this.timeouts.bodyIdleMs,
+        });
+      } catch (err) {
+        const ms = Date.now() - started;
+        if (req.signal?.aborted) throw new DheError('INTERRUPTED', `request to ${url.host} was cancelled`, { cause: err });
+        const retryable = canRetry && isRetryableNetworkError(err) && attempt < r.attempts;
+        this.trace.log(`HTTP ${method} ${redactUrl(url.href)} failed after ${ms} ms: ${describe(err)}${retryable ? '' : ' (not retried)'}`);
+        if (retryable) {
+          const delay = backoffDelay(attempt, r);
+          this.trace.log(`retry ${attempt}/${r.attempts - 1} of ${method} ${redactUrl(url.href)} in ${delay} ms after ${describe(err)}`);
+          await this.wait(delay, req.signal);
+          attempt++;
+          continue;
+        }
+        if (err instanceof DheError) throw err;
+        const tls = url.protocol === 'https:' ? await this.hostTls(url.host).catch(() => undefined) : undefined;
+        const explained = url.protocol === 'https:' ? await explainTlsError(err, url.host, { tls }) : undefined;
+        throw explained ?? mapNetworkError(err, { host: url.host, proxy, timeouts: this.timeouts });
+      }
+      const ms = Date.now() - started;
+      const h = res.headers as Record<string, string | string[] | undefined>;
+      this.trace.log(
+        `HTTP ${method} ${redactUrl(url.href)} → ${res.statusCode} (${ms} ms${h['content-length'] !== undefined ? `, ${h['content-length']} B` : ''}${len ? `, sent ${len} B` : ''})`,
+      );
+      if (follow && [301, 302, 303, 307, 308].includes(res.statusCode) && headerOf(h, 'location')) {
+        await res.body.dump().catch(() => undefined);
+        if (++redirects > 10) throw new DheError('PROTOCOL', `too many redirects from ${url.host}`, { hint: 'the registry or its storage is misconfigured' });
+        const next = new URL(headerOf(h, 'location')!, url);
+        if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+          throw new DheError('PROTOCOL', `refusing a redirect to ${next.protocol} URL`, { hint: 'the registry is misconfigured' });
+        }
+        this.trace.log(`redirect to ${redactUrl(next.href)}${next.origin !== origin ? ' (another origin: Authorization not sent)' : ''}`);
+        url = next;
+        continue;
+      }
+      if (RETRY_STATUSES.has(res.statusCode) && canRetry && attempt < r.attempts) {
+        const ra = parseRetryAfter(headerOf(h, 'retry-after'));
+        if (ra === undefined || ra <= r.maxRetryAfterMs) {
+          const delay = ra ?? backoffDelay(attempt, r);
+          await res.body.dump().catch(() => undefined);
+          this.trace.log(`retry ${attempt}/${r.attempts - 1} of ${method} ${redactUrl(url.href)} in ${delay} ms after ${res.statusCode}${ra !== undefined ? ' (Retry-After)' : ''}`);
+          await this.wait(delay, req.signal);
+          attempt++;
+          continue;
+        }
+        this.trace.log(`not retrying: Retry-After ${Math.round(ra / 1000)} s is above the ${Math.round(r.maxRetryAfterMs / 1000)} s cap`);
+      }
+      const body = res.body as unknown as Readable;
+      const finalUrl = url.href;
+      return {
+        status: res.statusCode,
+        headers: h,
+        url: finalUrl,
+        body,
+        retries: attempt - 1,
+        header: (name) => headerOf(h, name),
+        text: async (limit = DEFAULT_TEXT_LIMIT) => (await readLimited(body, limit)).toString('utf8'),
+        dump: async () => {
+          await res.body.dump().catch(() => undefined);
+        },
+      };
+    }
+  }
+
+  private async wait(ms: number, signal?: AbortSignal): Promise<void> {
+    try {
+      await sleep(ms, undefined, { signal });
+    } catch (e) {
+      throw new DheError('INTERRUPTED', 'cancelled', { cause: e });
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.dispatchers.values()];
+    this.dispatchers.clear();
+    await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.d.close().catch(() => undefined)));
+  }
+}
+
+function describe(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  const cause = (err as { cause?: { code?: string } }).cause?.code;
+  const msg = err instanceof Error ? err.message : String(err);
+  return [code, cause && cause !== code ? cause : undefined, msg].filter(Boolean).join(' ');
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
