@@ -23,10 +23,12 @@ function invalidPlatform(spec: string, why: string): DheError {
 
 /** containerd's normalisation: x86_64 → amd64, aarch64 → arm64, arm64/v8 → arm64, arm → arm/v7, armhf → arm/v7 … */
 export function normalizePlatform(p: { os: string; architecture: string; variant?: string | undefined }): Platform {
-  let os = p.os.toLowerCase();
+  // documents from the store or an archive may not have been validated: never trust the field types
+  const str = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : '');
+  let os = str(p.os);
   if (os === 'macos') os = 'darwin';
-  let arch = p.architecture.toLowerCase();
-  let variant = (p.variant ?? '').toLowerCase();
+  let arch = str(p.architecture);
+  let variant = str(p.variant);
   switch (arch) {
     case 'i386':
     case 'i686':

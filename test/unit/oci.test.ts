@@ -504,3 +504,20 @@ describe('validation properties', () => {
     );
   });
 });
+
+describe('selectManifest on unvalidated documents', () => {
+  it('skips entries with odd platform fields instead of crashing', () => {
+    const odd = {
+      schemaVersion: 2,
+      manifests: [
+        { mediaType: MediaType.ociManifest, size: 1, digest: D('1'), platform: { os: 'linux', architecture: 'amd64', variant: 5 } },
+        { mediaType: MediaType.ociManifest, size: 1, digest: D('2'), platform: { os: 7, architecture: 'amd64' } },
+        { mediaType: MediaType.ociManifest, size: 1, digest: D('3') },
+        { mediaType: MediaType.ociManifest, size: 1, digest: D('4'), platform: { os: 'linux', architecture: 'arm64' } },
+      ],
+    } as unknown as Index;
+    expect(selectManifest(odd, parsePlatform('linux/arm64')).digest).toBe(D('4'));
+    expect(selectManifest(odd, parsePlatform('linux/amd64')).digest).toBe(D('1'));
+    expect(errorOf(() => selectManifest(odd, parsePlatform('linux/s390x'))).code).toBe('PLATFORM_NOT_FOUND');
+  });
+});
