@@ -74,7 +74,8 @@ const UPLOAD_ATTEMPTS = 3;
 const learntChunkSizes = new Map<string, number>();
 
 class BodyTooLarge extends Error {
-  constructor(readonly sent: number) {
+  /** atStart: nothing reached the registry yet (the proxy refused the first body): the session can be reused. */
+  constructor(readonly sent: number, readonly atStart = true) {
     super('413 Request Entity Too Large');
   }
 }
@@ -218,6 +219,8 @@ export class RegistryClient {
       } catch {
         throw e;
       }
+      const body = (ping as PingResult & { body?: string }).body ?? '';
+      if (ping.status === 400 && /HTTP request to an HTTPS server/i.test(body)) throw e;
     }
     if (ping.status === 401) this.auth.setChallenges(ping.challenges);
     return { base: `${ping.scheme}://${this.host}`, ping };
@@ -610,7 +613,7 @@ export class RegistryClient {
     if (res.status === 202) {
       await res.dump();
       const loc = res.header('location');
-      if (loc) await this.cancelUpload(new URL(loc, res.url).href);
+      if (loc) await this.cancelUpload(new URL(loc, res.url).href, repo);
       return false;
     }
     // A source repository we may not read is not an error for the caller: it uploads instead.
@@ -622,9 +625,10 @@ export class RegistryClient {
     return this.fail(res, { what, repo });
   }
 
-  private async cancelUpload(location: string): Promise<void> {
+  private async cancelUpload(location: string, repo?: string): Promise<void> {
     try {
-      const res = await this.send({ method: 'DELETE', url: location, scopes: [], what: 'cancelling an upload', retry: false });
+      const scopes = repo ? this.scopes(repo, ['pull', 'push']) : [];
+      const res = await this.send({ method: 'DELETE', url: location, scopes, what: 'cancelling an upload', retry: false });
       await res.dump();
     } catch (e) {
       this.trace.log(`cancelling upload failed: ${(e as Error).message}`);
@@ -679,23 +683,32 @@ export class RegistryClient {
     splitDigest(desc.digest, 'INVALID_REFERENCE');
     let attempt = 0;
     let tooLarge = 0;
+    let reuse: string | undefined;
+    let chunkMin: number | undefined;
     for (;;) {
       attempt++;
       let location: string | undefined;
       let src: Readable | undefined;
       try {
-        const start = await this.startUpload(repo, opts.signal);
-        location = start.location;
+        if (reuse) {
+          location = reuse;
+          reuse = undefined;
+        } else {
+          const start = await this.startUpload(repo, opts.signal);
+          location = start.location;
+          chunkMin = start.chunkMin;
+        }
         src = source();
         const learnt = learntChunkSizes.get(this.host);
-        const chunk = learnt ?? (start.chunkMin ? Math.max(start.chunkMin, this.chunkBytes) : undefined);
+        const chunk = learnt ?? (chunkMin ? Math.max(chunkMin, this.chunkBytes) : undefined);
         if (chunk && desc.size > chunk) await this.uploadChunked(repo, location, desc, src, chunk, opts);
         else if (desc.size <= this.monolithicMax || (chunk && desc.size <= chunk)) await this.uploadMonolithic(repo, location, desc, src, opts);
         else await this.uploadStreamed(repo, location, desc, src, opts);
         return;
       } catch (e) {
         src?.destroy();
-        if (location) await this.cancelUpload(location);
+        if (e instanceof BodyTooLarge && e.atStart && location && !opts.signal?.aborted) reuse = location;
+        else if (location) await this.cancelUpload(location, repo);
         if (opts.signal?.aborted) throw isDheError(e) && e.code === 'INTERRUPTED' ? e : new DheError('INTERRUPTED', `upload of ${desc.digest.slice(0, 19)} cancelled`, { cause: e });
         if (e instanceof BodyTooLarge) {
           tooLarge++;
@@ -792,7 +805,7 @@ export class RegistryClient {
     const what = `blob ${desc.digest} upload to ${repo}`;
     let loc = location;
     let offset = 0;
-    const sendChunk = async (buf: Buffer) => {
+    const sendChunk = async (buf: Buffer): Promise<void> => {
       const res = await this.send({
         method: 'PATCH',
         url: loc,
@@ -809,7 +822,7 @@ export class RegistryClient {
       });
       if (res.status === 413) {
         await res.dump();
-        throw new BodyTooLarge(buf.length);
+        throw new BodyTooLarge(buf.length, offset === 0);
       }
       if (res.status !== 202 && res.status !== 204) return this.fail(res, { what, repo });
       await res.dump();

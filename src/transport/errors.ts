@@ -306,3 +306,37 @@ function redactProxy(p: string): string {
     return p;
   }
 }
+
+/**
+ * After a TLS connection that the server closed without a word: connects again (same trust, same client
+ * certificate if any), sends a request and reports the TLS alert code if the server refused for want of an
+ * acceptable client certificate (TLS 1.3 servers only say so after the handshake). undefined otherwise.
+ */
+export function probeClientCertRefusal(hostport: string, tls?: HostTls, timeoutMs = 5000): Promise<string | undefined> {
+  const { host, port } = splitHostPort(hostport);
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (v: string | undefined) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    const sock = tlsConnect({
+      host,
+      port: port ?? 443,
+      servername: isIP(host) ? undefined : host,
+      rejectUnauthorized: false,
+      ...(tls?.ca ? { ca: tls.ca } : {}),
+      ...(tls?.cert ? { cert: tls.cert, key: tls.key } : {}),
+    });
+    const timer = setTimeout(() => finish(undefined), timeoutMs);
+    sock.once('secureConnect', () => {
+      sock.write(`GET /v2/ HTTP/1.1\r\nHost: ${hostport}\r\nConnection: close\r\n\r\n`);
+    });
+    sock.once('data', () => finish(undefined));
+    sock.once('error', (e: NodeJS.ErrnoException) => finish(e.code && CLIENT_CERT.has(e.code) ? e.code : undefined));
+    sock.once('close', () => finish(undefined));
+  });
+}

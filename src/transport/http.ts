@@ -7,7 +7,7 @@ import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import type { ProxySettings, TlsSettings } from '../config.js';
 import { DheError } from '../errors.js';
 import { redactUrl, silentTrace, type Trace } from '../trace.js';
-import { explainTlsError, isRetryableNetworkError, mapNetworkError } from './errors.js';
+import { allCodes, explainTlsError, isRetryableNetworkError, mapNetworkError, probeClientCertRefusal } from './errors.js';
 import { proxyFor } from './proxy.js';
 import { loadHostTls, type HostTls } from './tls.js';
 
@@ -131,6 +131,8 @@ export class Transport {
   private readonly dispatchers = new Map<string, Promise<{ d: Dispatcher; proxy?: string }>>();
   /** Hosts for which verification is off regardless of --insecure-registry (set by the registry client). */
   private readonly extraInsecure = new Set<string>();
+  /** Per https host: did a closed-without-a-word connection mean "client certificate required"? */
+  private readonly clientCertProbes = new Map<string, Promise<string | undefined>>();
 
   constructor(opts: TransportOptions) {
     this.tlsSettings = opts.tls;
@@ -228,6 +230,15 @@ export class Transport {
       } catch (err) {
         const ms = Date.now() - started;
         if (req.signal?.aborted) throw new DheError('INTERRUPTED', `request to ${url.host} was cancelled`, { cause: err });
+        if (url.protocol === 'https:' && allCodes(err).some((c) => c === 'UND_ERR_SOCKET' || c === 'ECONNRESET')) {
+          const refused = await this.clientCertRefusal(url.host);
+          if (refused) {
+            const tls = await this.hostTls(url.host).catch(() => undefined);
+            const e = Object.assign(new Error(`the server closed the connection with TLS alert ${refused}`), { code: refused, cause: err });
+            this.trace.log(`HTTP ${method} ${redactUrl(url.href)}: ${url.host} refused the TLS client certificate (${refused})`);
+            throw (await explainTlsError(e, url.host, { tls, probe: false }))!;
+          }
+        }
         const retryable = canRetry && isRetryableNetworkError(err) && attempt < r.attempts;
         this.trace.log(`HTTP ${method} ${redactUrl(url.href)} failed after ${ms} ms: ${describe(err)}${retryable ? '' : ' (not retried)'}`);
         if (retryable) {
@@ -285,6 +296,17 @@ export class Transport {
         },
       };
     }
+  }
+
+  private clientCertRefusal(hostport: string): Promise<string | undefined> {
+    let p = this.clientCertProbes.get(hostport);
+    if (!p) {
+      p = this.hostTls(hostport)
+        .then((tls) => probeClientCertRefusal(hostport, tls, this.timeouts.connectMs))
+        .catch(() => undefined);
+      this.clientCertProbes.set(hostport, p);
+    }
+    return p;
   }
 
   private async wait(ms: number, signal?: AbortSignal): Promise<void> {
