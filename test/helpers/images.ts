@@ -29,7 +29,9 @@ export interface Blob {
 export async function tarOf(files: Record<string, Buffer | string>): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
+  p.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
   const done = new Promise<void>((resolve, reject) => {
     p.on('end', () => resolve());
     p.on('error', reject);

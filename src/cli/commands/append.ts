@@ -1,6 +1,16 @@
-import { DheError } from '../../errors.js';
+import { resolve } from 'node:path';
+import { parseReference } from '../../reference/index.js';
+import { appendLayer } from '../../transfer/mutate.js';
 import type { CommandContext } from '../context.js';
+import { openStore } from '../session.js';
 
-export async function run(_ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  throw new DheError('NOT_IMPLEMENTED', "'append' is not implemented yet");
+export async function run(ctx: CommandContext, refText: string, opts: { layer: string; tag: string }): Promise<number> {
+  const source = parseReference(refText);
+  const target = parseReference(opts.tag);
+  const store = await openStore(ctx);
+  const r = await appendLayer(store, source, target, resolve(opts.layer), ctx.settings.platform);
+  ctx.out.info(`Layer: ${r.layerDigest} (diff ${r.diffId})`);
+  ctx.out.info(`Image ID: ${r.configDigest}`);
+  ctx.out.result(target.toString());
+  return 0;
 }

@@ -1,6 +1,77 @@
-import { DheError } from '../../errors.js';
+import { listImageSummaries, type ImageSummary } from '../../transfer/images.js';
+import { parseReference } from '../../reference/index.js';
 import type { CommandContext } from '../context.js';
+import { humanBytes } from '../progress.js';
+import { openStore } from '../session.js';
 
-export async function run(_ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  throw new DheError('NOT_IMPLEMENTED', "'images' is not implemented yet");
+export function humanDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.round(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(h / 24 / 365)} years`;
+}
+
+function created(iso: string | undefined, now: number): string {
+  if (!iso) return 'N/A';
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t) || t <= 0) return 'N/A';
+  return `${humanDuration(Math.max(0, now - t))} ago`;
+}
+
+export function formatTable(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('').trimEnd())
+    .join('\n');
+}
+
+function matches(img: ImageSummary, filter: string | undefined): boolean {
+  if (!filter) return true;
+  const f = parseReference(filter, { defaultTag: false });
+  if (f.name !== img.name) return false;
+  if (f.tag && f.tag !== img.tag) return false;
+  if (f.digest && f.digest !== img.digest) return false;
+  return true;
+}
+
+export async function run(
+  ctx: CommandContext,
+  filter: string | undefined,
+  opts: { digests?: boolean; trunc?: boolean; format?: string },
+): Promise<number> {
+  const store = await openStore(ctx);
+  const all = (await listImageSummaries(store)).filter((i) => matches(i, filter));
+  const noTrunc = opts.trunc === false;
+  const id = (i: ImageSummary) => (noTrunc ? i.configDigest : i.id);
+  if (opts.format === 'json') {
+    ctx.out.json(all);
+    return 0;
+  }
+  if (ctx.out.quiet) {
+    for (const i of all) ctx.out.result(id(i));
+    return 0;
+  }
+  const now = Date.now();
+  const header = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+  const rows = all.map((i) => [
+    i.repository,
+    i.tag ?? '<none>',
+    ...(opts.digests ? [i.digest] : []),
+    id(i),
+    created(i.created, now),
+    humanBytes(i.size),
+  ]);
+  ctx.out.result(formatTable([header, ...rows]));
+  return 0;
 }

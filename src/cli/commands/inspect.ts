@@ -1,6 +1,72 @@
-import { DheError } from '../../errors.js';
+import { hostPlatform, parseConfig, parseManifest, parsePlatform, selectManifest } from '../../oci/index.js';
+import { parseReference } from '../../reference/index.js';
+import { readStoredManifest } from '../../transfer/pull.js';
+import { notLocalError } from '../../transfer/push.js';
 import type { CommandContext } from '../context.js';
+import { clientFor, openStore } from '../session.js';
 
-export async function run(_ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  throw new DheError('NOT_IMPLEMENTED', "'inspect' is not implemented yet");
+const CAP = 8 * 1024 * 1024;
+
+export async function run(ctx: CommandContext, refText: string, opts: { remote?: boolean }): Promise<number> {
+  const ref = parseReference(refText);
+  const want = ctx.settings.platform ? parsePlatform(ctx.settings.platform) : hostPlatform();
+  if (opts.remote) {
+    const client = clientFor(ctx, ref.registry);
+    try {
+      const top = await client.getManifest(ref.repository, ref.identifier);
+      const parsed = parseManifest(top.bytes, top.mediaType);
+      const result: Record<string, unknown> = { reference: ref.toString(), digest: top.digest, mediaType: parsed.mediaType };
+      let manifestDoc = parsed;
+      if (parsed.kind === 'index') {
+        result.index = JSON.parse(top.bytes.toString('utf8'));
+        const child = selectManifest(parsed.index, want);
+        const got = await client.getManifest(ref.repository, child.digest);
+        manifestDoc = parseManifest(got.bytes, got.mediaType);
+        result.platformDigest = got.digest;
+      }
+      if (manifestDoc.kind === 'image') {
+        result.manifest = manifestDoc.manifest;
+        const cfgStream = await client.getBlob(ref.repository, manifestDoc.manifest.config, { verify: true });
+        const chunks: Buffer[] = [];
+        let n = 0;
+        for await (const c of cfgStream) {
+          n += (c as Buffer).length;
+          if (n > CAP) throw new Error('config blob larger than 8 MiB');
+          chunks.push(c as Buffer);
+        }
+        result.config = parseConfig(Buffer.concat(chunks));
+      }
+      ctx.out.json(result);
+    } finally {
+      await client.close();
+    }
+    return 0;
+  }
+  const store = await openStore(ctx);
+  const desc = await store.resolve(ref.toString());
+  if (!desc) throw notLocalError(ref.familiar);
+  const top = await readStoredManifest(store, desc);
+  const result: Record<string, unknown> = { reference: ref.toString(), digest: desc.digest, mediaType: top.parsed.mediaType };
+  let doc = top;
+  if (top.parsed.kind === 'index') {
+    result.index = top.parsed.index;
+    const present = [];
+    for (const c of top.parsed.index.manifests) if (await store.hasBlob(c.digest)) present.push(c);
+    let child = present[0];
+    try {
+      child = selectManifest({ ...top.parsed.index, manifests: present }, want);
+    } catch {
+      // keep the first one present
+    }
+    if (child) {
+      doc = await readStoredManifest(store, child);
+      result.platformDigest = child.digest;
+    }
+  }
+  if (doc.parsed.kind === 'image') {
+    result.manifest = doc.parsed.manifest;
+    result.config = parseConfig(await store.readBlob(doc.parsed.manifest.config.digest, CAP));
+  }
+  ctx.out.json(result);
+  return 0;
 }

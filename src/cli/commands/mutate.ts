@@ -1,6 +1,39 @@
-import { DheError } from '../../errors.js';
+import { parseReference } from '../../reference/index.js';
+import { mutateImage, parseCommandList } from '../../transfer/mutate.js';
 import type { CommandContext } from '../context.js';
+import { openStore } from '../session.js';
 
-export async function run(_ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  throw new DheError('NOT_IMPLEMENTED', "'mutate' is not implemented yet");
+interface MutateFlags {
+  tag: string;
+  env?: string[];
+  label?: string[];
+  entrypoint?: string;
+  cmd?: string;
+  workdir?: string;
+  user?: string;
+  expose?: string[];
+}
+
+export async function run(ctx: CommandContext, refText: string, opts: MutateFlags): Promise<number> {
+  const source = parseReference(refText);
+  const target = parseReference(opts.tag);
+  const store = await openStore(ctx);
+  const r = await mutateImage(
+    store,
+    source,
+    target,
+    {
+      env: opts.env,
+      labels: opts.label,
+      entrypoint: opts.entrypoint !== undefined ? parseCommandList(opts.entrypoint) : undefined,
+      cmd: opts.cmd !== undefined ? parseCommandList(opts.cmd) : undefined,
+      workdir: opts.workdir,
+      user: opts.user,
+      expose: opts.expose,
+    },
+    ctx.settings.platform,
+  );
+  ctx.out.info(`Image ID: ${r.configDigest}`);
+  ctx.out.result(target.toString());
+  return 0;
 }

@@ -1,6 +1,35 @@
-import { DheError } from '../../errors.js';
+import { parseReference } from '../../reference/index.js';
+import { pullImage } from '../../transfer/pull.js';
 import type { CommandContext } from '../context.js';
+import { createRenderer } from '../progress.js';
+import { clientFor, openStore } from '../session.js';
 
-export async function run(_ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  throw new DheError('NOT_IMPLEMENTED', "'pull' is not implemented yet");
+export async function run(ctx: CommandContext, refText: string, opts: { allPlatforms?: boolean }): Promise<number> {
+  const ref = parseReference(refText);
+  const store = await openStore(ctx);
+  const client = clientFor(ctx, ref.registry);
+  const renderer = createRenderer(ctx.out);
+  try {
+    const result = await pullImage(ref, {
+      store,
+      client,
+      platform: ctx.settings.platform,
+      allPlatforms: !!opts.allPlatforms,
+      concurrency: ctx.settings.concurrency,
+      onEvent: (e) => renderer.onEvent(e),
+      signal: ctx.signal,
+    });
+    renderer.finish();
+    ctx.out.info(`Digest: ${result.digest}`);
+    ctx.out.info(
+      result.upToDate
+        ? `Status: Image is up to date for ${ref.familiar}`
+        : `Status: Downloaded newer image for ${ref.familiar}`,
+    );
+    ctx.out.result(result.reference);
+    return 0;
+  } finally {
+    renderer.finish();
+    await client.close();
+  }
 }

@@ -1,6 +1,16 @@
-import { DheError } from '../../errors.js';
+import { parseRepository } from '../../reference/index.js';
 import type { CommandContext } from '../context.js';
+import { clientFor } from '../session.js';
 
-export async function run(_ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  throw new DheError('NOT_IMPLEMENTED', "'tags' is not implemented yet");
+export async function run(ctx: CommandContext, repoText: string, opts: { format?: string }): Promise<number> {
+  const repo = parseRepository(repoText);
+  const client = clientFor(ctx, repo.registry);
+  try {
+    const tags = await client.listTags(repo.repository);
+    if (opts.format === 'json') ctx.out.json({ name: repo.name, tags });
+    else for (const t of tags) ctx.out.result(t);
+    return 0;
+  } finally {
+    await client.close();
+  }
 }

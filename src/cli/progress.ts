@@ -1,0 +1,166 @@
+// Renders transfer events the way docker prints them: plain lines when not interactive (CI, pipes), and live
+// per-layer lines with bytes and speed on a TTY.
+
+import type { TransferEvent } from '../transfer/events.js';
+import type { Output } from './output.js';
+
+const STATUS_TEXT: Record<string, string> = {
+  waiting: 'Waiting',
+  downloading: 'Downloading',
+  'download-complete': 'Download complete',
+  'pull-complete': 'Pull complete',
+  'already-exists': 'Already exists',
+  pushing: 'Pushing',
+  pushed: 'Pushed',
+  'layer-exists': 'Layer already exists',
+  mounted: 'Mounted from',
+};
+
+const FINAL = new Set(['pull-complete', 'already-exists', 'pushed', 'layer-exists', 'mounted']);
+
+export function humanBytes(n: number): string {
+  if (n < 1000) return `${n}B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1000;
+    i++;
+  } while (v >= 1000 && i < units.length - 1);
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)}${units[i]}`;
+}
+
+export interface ProgressRenderer {
+  onEvent(e: TransferEvent): void;
+  /** Stops live redrawing (call before printing the summary lines). */
+  finish(): void;
+}
+
+export function createRenderer(out: Output): ProgressRenderer {
+  return out.interactive ? new LiveRenderer(out) : new PlainRenderer(out);
+}
+
+class PlainRenderer implements ProgressRenderer {
+  constructor(private readonly out: Output) {}
+  onEvent(e: TransferEvent): void {
+    switch (e.type) {
+      case 'pull-start':
+        this.out.info(`${e.tag}: Pulling from ${repoPath(e.repository)}`);
+        break;
+      case 'push-start':
+        this.out.info(`The push refers to repository [${e.repository}]`);
+        break;
+      case 'layer':
+        if (FINAL.has(e.status)) {
+          this.out.info(`${e.id}: ${STATUS_TEXT[e.status]}${e.from ? ` ${e.from}` : ''}`);
+        }
+        break;
+      case 'manifest-pushed':
+        this.out.info(`${e.tag}: digest: ${e.digest} size: ${e.size}`);
+        break;
+      case 'note':
+        this.out.info(e.message);
+        break;
+      default:
+        break;
+    }
+  }
+  finish(): void {}
+}
+
+/** docker prints the repository path (without docker.io) after "Pulling from". */
+function repoPath(name: string): string {
+  return name.startsWith('docker.io/') ? name.slice('docker.io/'.length) : name.slice(name.indexOf('/') + 1);
+}
+
+class LiveRenderer implements ProgressRenderer {
+  private readonly order: string[] = [];
+  private readonly lines = new Map<string, string>();
+  private readonly started = new Map<string, number>();
+  private drawn = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private dirty = false;
+
+  constructor(private readonly out: Output) {
+    this.timer = setInterval(() => this.redraw(), 100);
+    this.timer.unref();
+  }
+
+  private set(id: string, text: string) {
+    if (!this.lines.has(id)) this.order.push(id);
+    this.lines.set(id, text);
+    this.dirty = true;
+  }
+
+  onEvent(e: TransferEvent): void {
+    const p = this.out.paint;
+    switch (e.type) {
+      case 'pull-start':
+        this.print(`${e.tag}: Pulling from ${repoPath(e.repository)}`);
+        break;
+      case 'push-start':
+        this.print(`The push refers to repository [${e.repository}]`);
+        break;
+      case 'layer': {
+        const text = STATUS_TEXT[e.status] ?? e.status;
+        const done = FINAL.has(e.status);
+        this.set(e.id, `${e.id}: ${done ? p.green(text) : text}${e.from ? ` ${e.from}` : ''}`);
+        if (e.status === 'downloading' || e.status === 'pushing') this.started.set(e.id, Date.now());
+        break;
+      }
+      case 'progress': {
+        const t0 = this.started.get(e.id) ?? Date.now();
+        const secs = Math.max(0.001, (Date.now() - t0) / 1000);
+        const width = 30;
+        const frac = e.total > 0 ? Math.min(1, e.bytes / e.total) : 0;
+        const bar = '='.repeat(Math.floor(frac * width)) + '>' + ' '.repeat(width - Math.floor(frac * width));
+        const verb = this.lines.get(e.id)?.includes('Pushing') ? 'Pushing' : 'Downloading';
+        this.set(
+          e.id,
+          `${e.id}: ${verb} [${bar}] ${humanBytes(e.bytes)}/${humanBytes(e.total)} ${p.dim(humanBytes(e.bytes / secs) + '/s')}`,
+        );
+        break;
+      }
+      case 'manifest-pushed':
+        this.finish();
+        this.out.info(`${e.tag}: digest: ${e.digest} size: ${e.size}`);
+        break;
+      case 'note':
+        this.print(e.message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private print(line: string) {
+    this.clear();
+    this.out.info(line);
+    this.dirty = true;
+  }
+
+  private clear() {
+    if (this.drawn > 0) {
+      this.out.stdout.write(`\x1b[${this.drawn}A\x1b[J`);
+      this.drawn = 0;
+    }
+  }
+
+  private redraw() {
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.clear();
+    const cols = (this.out.stdout as NodeJS.WriteStream).columns ?? 120;
+    for (const id of this.order) this.out.stdout.write((this.lines.get(id) ?? '').slice(0, cols + 20) + '\n');
+    this.drawn = this.order.length;
+  }
+
+  finish(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.dirty = true;
+    this.redraw();
+    this.order.length = 0;
+    this.drawn = 0;
+  }
+}

@@ -1,0 +1,32 @@
+// Builds the library objects a command needs from its context: the local store, a registry client per registry
+// (with credentials from the configured stores), and event rendering.
+
+import { credentialProvider } from '../auth/credentials/index.js';
+import { RegistryClient } from '../registry/index.js';
+import { ImageStore } from '../store/index.js';
+import type { CommandContext } from './context.js';
+
+export async function openStore(ctx: CommandContext): Promise<ImageStore> {
+  return ImageStore.open(ctx.settings.storeDir, { trace: ctx.trace });
+}
+
+export function userAgent(): string {
+  return `dhe-cli/${process.env.npm_package_version ?? '0'} node/${process.versions.node}`;
+}
+
+export function clientFor(ctx: CommandContext, registry: string): RegistryClient {
+  const { settings } = ctx;
+  return new RegistryClient({
+    registry,
+    tls: settings.tls,
+    proxy: settings.proxy,
+    credentials: credentialProvider({
+      configDir: settings.configDir,
+      dockerConfigDir: settings.dockerConfigDir,
+      env: settings.env,
+      trace: ctx.trace,
+    }),
+    trace: ctx.trace,
+    userAgent: userAgent(),
+  });
+}
