@@ -1,0 +1,266 @@
+// A small fault-injecting HTTP proxy of ours, started in-process by tests, in front of a plain-HTTP registry.
+// Each rule matches requests (method, path) and fires a number of times: reset the connection after N bytes of
+// the response body (or of the request body), answer a status (503 + Retry-After, 429, 500...), stall, flip a
+// byte, redirect blob GETs to a second server of another origin (which records whether Authorization reached it),
+// or refuse request bodies over N bytes with 413. It can also demand Basic credentials itself, so that tests can
+// see where Authorization goes. Every request is recorded in `hits`.
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type FaultKind =
+  | { kind: 'reset-after'; bytes: number }
+  | { kind: 'reset-request-after'; bytes: number }
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  | { kind: 'stall'; ms?: number; afterBytes?: number }
+  | { kind: 'flip-byte'; offset: number }
+  | { kind: 'redirect' }
+  | { kind: 'body-limit'; maxBytes: number };
+
+export type FaultRule = FaultKind & {
+  method?: string;
+  /** Substring or RegExp matched against the request path (with query). */
+  path?: string | RegExp;
+  /** How many times it fires (default 1; Infinity = always). */
+  times?: number;
+};
+
+export interface Hit {
+  method: string;
+  path: string;
+  range?: string;
+  contentRange?: string;
+  authorization: boolean;
+  status?: number;
+  fault?: string;
+  time: number;
+}
+
+export interface StorageServer {
+  url: string;
+  /** Requests the storage server got: did they carry an Authorization header? */
+  requests: { path: string; authorization?: string }[];
+}
+
+export interface FaultProxy {
+  /** "127.0.0.1:PORT": what a client uses as the registry. */
+  host: string;
+  url: string;
+  hits: Hit[];
+  storage: StorageServer;
+  add(rule: FaultRule): void;
+  clear(): void;
+  close(): Promise<void>;
+}
+
+export interface FaultProxyOptions {
+  /** Answer 401 `Basic realm="fault-proxy"` unless these credentials are sent (never forwarded upstream). */
+  basicAuth?: { username: string; password: string };
+}
+
+function matches(rule: FaultRule, req: IncomingMessage): boolean {
+  if (rule.method && rule.method.toUpperCase() !== req.method) return false;
+  const path = req.url ?? '/';
+  if (rule.path === undefined) return true;
+  return typeof rule.path === 'string' ? path.includes(rule.path) : rule.path.test(path);
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function forwardHeaders(req: IncomingMessage): Record<string, string | string[]> {
+  const h: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined || k === 'authorization' || k === 'connection' || k === 'proxy-connection') continue;
+    h[k] = v;
+  }
+  return h;
+}
+
+export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptions = {}): Promise<FaultProxy> {
+  const upstream = new URL(upstreamUrl);
+  const rules: (FaultRule & { left: number })[] = [];
+  const hits: Hit[] = [];
+  const sockets = new Set<Socket>();
+  const storageRequests: StorageServer['requests'] = [];
+  const timers = new Set<NodeJS.Timeout>();
+
+  // The second origin: serves blobs it fetches from the upstream registry (anonymously).
+  const storageServer = createServer((req, res) => {
+    storageRequests.push({ path: req.url ?? '/', authorization: req.headers.authorization });
+    const m = /^\/blobs\/([^?]+)\/(sha256:[0-9a-f]{64})/.exec(req.url ?? '');
+    if (!m) {
+      res.writeHead(404).end();
+      return;
+    }
+    const up = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: `/v2/${decodeURIComponent(m[1]!)}/blobs/${m[2]}`, headers: req.headers.range ? { range: req.headers.range } : {} },
+      (ur) => {
+        res.writeHead(ur.statusCode ?? 502, { 'content-type': 'application/octet-stream', ...(ur.headers['content-length'] ? { 'content-length': ur.headers['content-length'] } : {}), ...(ur.headers['content-range'] ? { 'content-range': ur.headers['content-range'] } : {}) });
+        ur.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    up.end();
+  });
+  storageServer.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const storagePort = await listen(storageServer);
+  const storageUrl = `http://127.0.0.1:${storagePort}`;
+
+  const expectedAuth = opts.basicAuth ? `Basic ${Buffer.from(`${opts.basicAuth.username}:${opts.basicAuth.password}`).toString('base64')}` : undefined;
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const hit: Hit = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      range: req.headers.range,
+      contentRange: req.headers['content-range'],
+      authorization: !!req.headers.authorization,
+      time: Date.now(),
+    };
+    hits.push(hit);
+    if (expectedAuth && req.headers.authorization !== expectedAuth) {
+      hit.status = 401;
+      req.resume();
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="fault-proxy"', 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+      return;
+    }
+    // body-limit rules are checked on every request with a body and never used up by others
+    const limit = rules.find((r) => r.kind === 'body-limit' && r.left > 0 && matches(r, req)) as (FaultRule & { kind: 'body-limit'; left: number }) | undefined;
+    if (limit) {
+      const declared = Number(req.headers['content-length'] ?? 'NaN');
+      if (Number.isFinite(declared) && declared > limit.maxBytes) {
+        limit.left--;
+        hit.status = 413;
+        hit.fault = 'body-limit';
+        res.writeHead(413, { 'content-type': 'text/html', connection: 'close' });
+        res.end('<html><body><h1>413 Request Entity Too Large</h1></body></html>');
+        req.resume();
+        return;
+      }
+    }
+    const fire = rules.find((r) => r.kind !== 'body-limit' && r.left > 0 && matches(r, req));
+    if (fire) {
+      fire.left--;
+      hit.fault = fire.kind;
+    }
+    if (fire?.kind === 'status') {
+      hit.status = fire.status;
+      req.resume();
+      res.writeHead(fire.status, { 'content-type': 'application/json', ...fire.headers });
+      res.end(fire.body ?? JSON.stringify({ errors: [{ code: fire.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: `injected ${fire.status}` }] }));
+      return;
+    }
+    if (fire?.kind === 'redirect') {
+      const m = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})/.exec(req.url ?? '');
+      if (m) {
+        hit.status = 307;
+        req.resume();
+        res.writeHead(307, { location: `${storageUrl}/blobs/${encodeURIComponent(m[1]!)}/${m[2]}?X-Amz-Signature=secret-signature` });
+        res.end();
+        return;
+      }
+    }
+    if (fire?.kind === 'stall' && fire.afterBytes === undefined) {
+      // nothing at all until ms passes (or forever), then forward normally
+      if (fire.ms === undefined) return;
+      const t = setTimeout(() => {
+        timers.delete(t);
+        forward(req, res, hit, undefined);
+      }, fire.ms);
+      timers.add(t);
+      return;
+    }
+    forward(req, res, hit, fire);
+  });
+
+  function forward(req: IncomingMessage, res: ServerResponse, hit: Hit, fire: FaultRule | undefined): void {
+    const up = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: forwardHeaders(req) },
+      (ur) => {
+        hit.status = ur.statusCode;
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        let sent = 0;
+        ur.on('data', (chunk: Buffer) => {
+          let c = chunk;
+          if (fire?.kind === 'flip-byte' && fire.offset >= sent && fire.offset < sent + c.length) {
+            c = Buffer.from(c);
+            c[fire.offset - sent] = c[fire.offset - sent]! ^ 0xff;
+          }
+          if (fire?.kind === 'reset-after' && sent + c.length >= fire.bytes) {
+            const part = c.subarray(0, fire.bytes - sent);
+            sent += part.length;
+            res.write(part, () => res.socket?.destroy());
+            ur.destroy();
+            return;
+          }
+          if (fire?.kind === 'stall' && fire.afterBytes !== undefined && sent + c.length >= fire.afterBytes) {
+            res.write(c.subarray(0, fire.afterBytes - sent));
+            sent = fire.afterBytes;
+            ur.pause();
+            ur.removeAllListeners('data');
+            if (fire.ms !== undefined) {
+              const t = setTimeout(() => {
+                timers.delete(t);
+                res.socket?.destroy();
+              }, fire.ms);
+              timers.add(t);
+            }
+            return;
+          }
+          sent += c.length;
+          res.write(c);
+        });
+        ur.on('end', () => res.end());
+        ur.on('error', () => res.destroy());
+      },
+    );
+    up.on('error', () => res.destroy());
+    if (fire?.kind === 'reset-request-after') {
+      let got = 0;
+      req.on('data', (c: Buffer) => {
+        got += c.length;
+        if (got >= fire.bytes) {
+          up.destroy();
+          req.socket.destroy();
+          return;
+        }
+        up.write(c);
+      });
+      req.on('end', () => up.end());
+    } else {
+      req.pipe(up);
+    }
+  }
+
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const port = await listen(server);
+
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    storage: { url: storageUrl, requests: storageRequests },
+    add(rule) {
+      rules.push({ ...rule, left: rule.times ?? 1 });
+    },
+    clear() {
+      rules.length = 0;
+    },
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      for (const s of sockets) s.destroy();
+      await Promise.all([new Promise((r) => server.close(r)), new Promise((r) => storageServer.close(r))]);
+    },
+  };
+}
