@@ -31,6 +31,11 @@ export interface WriteBlobOptions {
   /** Called with the total number of bytes received so far. */
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
+  /**
+   * The blob is added to this lease before it becomes visible under blobs/ (or, when the digest is known up front,
+   * before the existence check), so a concurrent prune can never take it between the write and the caller's naming.
+   */
+  lease?: Lease;
 }
 
 export interface WriteBlobResult {
@@ -345,6 +350,7 @@ export class ImageStore {
     }
     if (expect.digest !== undefined) {
       algorithm = parseDigest(expect.digest).algorithm;
+      if (opts.lease) await opts.lease.add([expect.digest]);
       const st = await this.statBlob(expect.digest);
       if (st && (expect.size === undefined || st.size === expect.size)) {
         discard(source);
@@ -418,6 +424,7 @@ export class ImageStore {
           hint: 'the data was corrupted on the way or the source is misbehaving; try again',
         });
       }
+      if (opts.lease && expect.digest === undefined) await opts.lease.add([digest]);
       try {
         await file.sync();
         await file.close();
@@ -631,7 +638,7 @@ export class ImageStore {
     return out;
   }
 
-  async #leasedDigests(removeStale: boolean): Promise<Set<string>> {
+  async #leasedDigests(removeStale: boolean, exceptLeaseId?: string): Promise<Set<string>> {
     const keep = new Set<string>();
     let files: string[];
     try {
@@ -640,6 +647,7 @@ export class ImageStore {
       return keep;
     }
     for (const f of files) {
+      if (exceptLeaseId !== undefined && f === `${exceptLeaseId}.json`) continue;
       const p = join(this.#leaseDir, f);
       let doc: (OwnerInfo & { digests?: unknown }) | undefined;
       try {
@@ -727,6 +735,30 @@ export class ImageStore {
       }
       this.#trace.log(`store: prune removed ${removedBlobs} blobs, ${freedBytes} bytes`);
       return { removedBlobs, freedBytes };
+    });
+  }
+
+  /**
+   * Deletes these blobs unless a name or a live lease (other than `ownLease`) still reaches them: undoes what a
+   * failed or partial import wrote. Returns how many were deleted.
+   */
+  async discardBlobs(digests: string[], opts: { ownLease?: Lease } = {}): Promise<number> {
+    if (digests.length === 0) return 0;
+    return this.#withLock(async () => {
+      const idx = await this.#readIndex();
+      const keep = await this.#reachable(idx.manifests);
+      for (const d of await this.#leasedDigests(false, opts.ownLease?.id)) keep.add(d);
+      let n = 0;
+      for (const d of new Set(digests)) {
+        if (!isValidDigest(d) || keep.has(d)) continue;
+        try {
+          await fsp.unlink(this.blobPath(d));
+          n++;
+        } catch (e) {
+          if (errCode(e) !== 'ENOENT') throw fsError(e, `removing blob ${d}`);
+        }
+      }
+      return n;
     });
   }
 

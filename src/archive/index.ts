@@ -1,0 +1,3 @@
+export * from './save.js';
+export * from './load.js';
+export { badArchive, cleanEntryName, resolveLinkTarget } from './paths.js';

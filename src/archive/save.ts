@@ -1,0 +1,270 @@
+// save: writes images of the store as a tar, streaming every blob from the store.
+//  - docker format (what `docker save` writes since docker 25): blobs/sha256/<hex> for manifests, configs and
+//    layers, manifest.json ({Config, RepoTags, Layers}), repositories, and an OCI index.json + oci-layout, so both
+//    `docker load` (any version) and OCI tools read it. The stored manifest is kept: loading it back keeps digests.
+//  - oci format: an OCI image layout (oci-layout, index.json, blobs/), names in org.opencontainers.image.ref.name,
+//    as skopeo's oci-archive: transport reads it.
+
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, promises as fsp } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { DheError, fsError } from '../errors.js';
+import { parseReference } from '../reference/index.js';
+import { silentTrace, type Trace } from '../trace.js';
+import type { ImageStore } from '../store/index.js';
+import {
+  DHE_NAME_ANNOTATION,
+  MEDIA_TYPES,
+  REF_NAME_ANNOTATION,
+  isIndexMediaType,
+  isManifestMediaType,
+  type Descriptor,
+  type Platform,
+} from '../store/types.js';
+import { splitName } from '../store/store.js';
+
+export type ArchiveFormat = 'docker' | 'oci';
+
+export interface SaveOptions {
+  format?: ArchiveFormat;
+  /** docker format, multi-platform image: the platform to save (default: the only platform in the store). */
+  platform?: Pick<Platform, 'os' | 'architecture' | 'variant'>;
+  /** When `out` is a stream: end it when done (default true). */
+  end?: boolean;
+  signal?: AbortSignal;
+  trace?: Trace;
+  /** Bytes of the archive written so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+export interface SaveResult {
+  images: Array<{ name: string; descriptor: Descriptor }>;
+  /** Size of the archive in bytes. */
+  bytes: number;
+}
+
+const MAX_DOC = 8 << 20;
+const EPOCH = new Date(0);
+const CONTAINERD_NAME_ANNOTATION = 'io.containerd.image.name';
+
+type Json = Record<string, unknown>;
+
+function interrupted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new DheError('INTERRUPTED', 'interrupted');
+}
+
+function platformMatches(p: Platform | undefined, want: SaveOptions['platform']): boolean {
+  if (!p || !want) return false;
+  return p.os === want.os && p.architecture === want.architecture && (want.variant === undefined || p.variant === want.variant);
+}
+
+/** docker's short form of a name ("alpine:3.20", "host:5000/team/app:1"); undefined for digest-only names. */
+function repoTagOf(name: string): string | undefined {
+  if (splitName(name).digest !== undefined) return undefined;
+  try {
+    return parseReference(name).familiar;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function saveArchive(
+  store: ImageStore,
+  refs: string[],
+  out: Writable | string,
+  opts: SaveOptions = {},
+): Promise<SaveResult> {
+  const format = opts.format ?? 'docker';
+  const trace = opts.trace ?? silentTrace;
+  const signal = opts.signal;
+  if (refs.length === 0) throw new DheError('USAGE', 'save needs at least one image');
+
+  const images: Array<{ name: string; descriptor: Descriptor }> = [];
+  for (const ref of refs) {
+    const d = await store.resolve(ref);
+    if (!d) {
+      throw new DheError('IMAGE_NOT_LOCAL', `image ${ref} is not in the local store`, {
+        hint: 'pull, tag or load it first (dhe-cli images lists what is there)',
+      });
+    }
+    images.push({ name: ref, descriptor: d });
+  }
+
+  const readDoc = async (digest: string): Promise<Json> => {
+    const v: unknown = JSON.parse((await store.readBlob(digest, MAX_DOC)).toString('utf8'));
+    if (!v || typeof v !== 'object') throw new DheError('CORRUPT_STORE', `manifest ${digest} is not a JSON object`);
+    return v as Json;
+  };
+
+  // What goes in: blobs in order, each once, and the entries of manifest.json / index.json.
+  const blobs = new Map<string, number>(); // digest → size
+  const addBlob = async (d: Descriptor, required: boolean): Promise<boolean> => {
+    const st = await store.statBlob(d.digest);
+    if (!st) {
+      if (required) {
+        throw new DheError('CORRUPT_STORE', `blob ${d.digest} of the image is missing from the local store`, {
+          hint: 'run `dhe-cli store verify --repair`, then pull the image again',
+        });
+      }
+      return false;
+    }
+    blobs.set(d.digest, st.size);
+    return true;
+  };
+  /** Adds an image manifest, its config and layers; returns the parsed manifest. */
+  const addImage = async (d: Descriptor): Promise<{ config: Descriptor; layers: Descriptor[] }> => {
+    const m = await readDoc(d.digest);
+    const config = m.config as Descriptor;
+    const layers = (Array.isArray(m.layers) ? m.layers : []) as Descriptor[];
+    await addBlob(config, true);
+    for (const l of layers) await addBlob(l, !(Array.isArray(l.urls) && l.urls.length > 0));
+    await addBlob(d, true);
+    return { config, layers };
+  };
+  const addTree = async (d: Descriptor, depth: number): Promise<void> => {
+    if (depth > 4) return;
+    if (isManifestMediaType(d.mediaType)) {
+      await addImage(d);
+      return;
+    }
+    if (isIndexMediaType(d.mediaType)) {
+      const idx = await readDoc(d.digest);
+      for (const c of (Array.isArray(idx.manifests) ? idx.manifests : []) as Descriptor[]) {
+        if (await store.hasBlob(c.digest)) await addTree(c, depth + 1);
+      }
+    }
+    await addBlob(d, true);
+  };
+
+  const indexEntries: Descriptor[] = [];
+  const dockerEntries: Array<{ Config: string; RepoTags: string[]; Layers: string[] }> = [];
+  const repositories: Record<string, Record<string, string>> = {};
+  const blobName = (digest: string) => `blobs/${digest.replace(':', '/')}`;
+
+  for (const { name, descriptor } of images) {
+    let d = descriptor;
+    if (format === 'docker' && isIndexMediaType(d.mediaType)) {
+      // docker's manifest.json holds single images: choose the platform.
+      const idx = await readDoc(d.digest);
+      const children = ((Array.isArray(idx.manifests) ? idx.manifests : []) as Descriptor[]).filter((c) =>
+        isManifestMediaType(c.mediaType),
+      );
+      const present: Descriptor[] = [];
+      for (const c of children) if (await store.hasBlob(c.digest)) present.push(c);
+      const chosen = opts.platform ? present.filter((c) => platformMatches(c.platform, opts.platform)) : present;
+      if (chosen.length !== 1) {
+        throw new DheError(
+          opts.platform ? 'PLATFORM_NOT_FOUND' : 'UNSUPPORTED',
+          opts.platform
+            ? `${name} has no ${opts.platform.os}/${opts.platform.architecture} image in the local store`
+            : `${name} is a multi-platform image with ${present.length} platforms in the store; a docker archive holds one`,
+          { hint: 'choose one with --platform, or save with --format oci to keep the whole index' },
+        );
+      }
+      d = chosen[0]!;
+    }
+    if (format === 'docker') {
+      if (!isManifestMediaType(d.mediaType)) throw new DheError('UNSUPPORTED', `${name} is a ${d.mediaType}, not an image`);
+      const { config, layers } = await addImage(d);
+      const tag = repoTagOf(name);
+      const cfgName = blobName(config.digest);
+      let entry = dockerEntries.find((e) => e.Config === cfgName);
+      if (!entry) {
+        entry = { Config: cfgName, RepoTags: [], Layers: layers.map((l) => blobName(l.digest)) };
+        dockerEntries.push(entry);
+      }
+      if (tag !== undefined && !entry.RepoTags.includes(tag)) {
+        entry.RepoTags.push(tag);
+        const ref = parseReference(name);
+        const top = layers.at(-1);
+        if (top && ref.tag) (repositories[ref.familiarName] ??= {})[ref.tag] = top.digest.slice(top.digest.indexOf(':') + 1);
+      }
+      const ann: Record<string, string> = { [CONTAINERD_NAME_ANNOTATION]: name, [DHE_NAME_ANNOTATION]: name };
+      const t = splitName(name).tag;
+      if (t !== undefined) ann[REF_NAME_ANNOTATION] = t;
+      indexEntries.push({ mediaType: d.mediaType, digest: d.digest, size: d.size, annotations: ann });
+    } else {
+      await addTree(d, 0);
+      indexEntries.push({
+        mediaType: d.mediaType,
+        digest: d.digest,
+        size: d.size,
+        ...(d.platform ? { platform: d.platform } : {}),
+        annotations: { [REF_NAME_ANNOTATION]: name, [DHE_NAME_ANNOTATION]: name },
+      });
+    }
+  }
+
+  // Keep every blob safe from a concurrent prune while we stream it out.
+  const lease = await store.lease([...blobs.keys()]);
+  let tmpPath: string | undefined;
+  try {
+    let sink: Writable;
+    if (typeof out === 'string') {
+      tmpPath = join(dirname(out), `.${basename(out)}.${process.pid}-${randomBytes(4).toString('hex')}.partial`);
+      sink = createWriteStream(tmpPath, { flags: 'wx', highWaterMark: 1 << 20 });
+    } else {
+      sink = out;
+    }
+    const pack = tar.pack();
+    let written = 0;
+    pack.on('data', (c: unknown) => {
+      written += (c as Buffer).length;
+      opts.onProgress?.(written);
+    });
+    const piping = pipeline(pack, sink, { end: typeof out === 'string' ? true : opts.end ?? true });
+
+    const addFile = (name: string, content: string) =>
+      new Promise<void>((res, rej) => {
+        pack.entry({ name, mode: 0o644, mtime: EPOCH }, content, (err) => (err ? rej(err) : res()));
+      });
+    const addStream = async (name: string, digest: string, size: number) => {
+      await new Promise<void>((res, rej) => {
+        const entry = pack.entry({ name, size, mode: 0o644, mtime: EPOCH }, (err) => (err ? rej(err) : res()));
+        (async () => {
+          for await (const chunk of store.openBlob(digest)) {
+            interrupted(signal);
+            if (!entry.write(chunk as Buffer)) await new Promise<void>((r) => entry.once('drain', () => r()));
+          }
+          entry.end(undefined as unknown as Buffer);
+        })().catch((e: unknown) => {
+          entry.destroy(e as Error);
+          rej(e);
+        });
+      });
+    };
+
+    try {
+      for (const [digest, size] of blobs) {
+        interrupted(signal);
+        await addStream(blobName(digest), digest, size);
+      }
+      const index = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: indexEntries };
+      await addFile('index.json', JSON.stringify(index));
+      if (format === 'docker') await addFile('manifest.json', JSON.stringify(dockerEntries));
+      await addFile('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+      if (format === 'docker') await addFile('repositories', JSON.stringify(repositories));
+      pack.finalize();
+      await piping;
+    } catch (e) {
+      pack.destroy();
+      await piping.catch(() => {});
+      throw e;
+    }
+    if (tmpPath !== undefined) {
+      await fsp.rename(tmpPath, out as string);
+      tmpPath = undefined;
+    }
+    trace.log(`archive: saved ${images.length} image(s), ${blobs.size} blobs, ${written} bytes (${format})`);
+    return { images, bytes: written };
+  } catch (e) {
+    if (e instanceof DheError) throw e;
+    throw fsError(e, `writing the archive${typeof out === 'string' ? ` ${out}` : ''}`);
+  } finally {
+    if (tmpPath !== undefined) await fsp.unlink(tmpPath).catch(() => {});
+    await lease.release();
+  }
+}
