@@ -33,7 +33,7 @@ async function tarOf(entries: Entry[]): Promise<Buffer> {
   for (const e of entries) {
     const type = e.type ?? 'file';
     if (type === 'file') pack.entry({ name: e.name, mode: 0o644 }, typeof e.content === 'string' ? Buffer.from(e.content) : e.content ?? Buffer.alloc(0));
-    else pack.entry({ name: e.name, type, linkname: e.linkname, mode: 0o644, size: 0 } as tar.Headers);
+    else pack.entry({ name: e.name, type, linkname: e.linkname, mode: 0o644, size: 0 } as tar.Header);
   }
   pack.finalize();
   await done;
@@ -266,7 +266,8 @@ describe('hostile archives are refused with exit 7 and leave the store as it was
   });
 
   const refused = async (archive: Buffer | Readable, message?: RegExp) => {
-    const e = await expectCode(loadArchive(dst, archive instanceof Buffer ? Readable.from([archive]) : archive), 'BAD_ARCHIVE');
+    const input: Readable = Buffer.isBuffer(archive) ? Readable.from([archive]) : archive;
+    const e = await expectCode(loadArchive(dst, input), 'BAD_ARCHIVE');
     expect(e.exitCode).toBe(7);
     if (message) expect(e.message).toMatch(message);
     expect(snapshot(dst)).toEqual(before);
@@ -298,8 +299,9 @@ describe('hostile archives are refused with exit 7 and leave the store as it was
   it('a blob that does not match its digest', async () => {
     const e = ociEntries(good, 'h/evil:1');
     const layer = e[1]!;
-    layer.content = Buffer.from(layer.content as Buffer);
-    (layer.content as Buffer)[20] ^= 1;
+    const flipped = Buffer.from(layer.content as Buffer);
+    flipped[20] = flipped[20]! ^ 1;
+    layer.content = flipped;
     await refused(await tarOf(e), /digest/);
   });
   it('a blob of another size than its manifest declares', async () => {
