@@ -251,8 +251,10 @@ export class RegistryClient {
     const base = await this.ensureRegistry();
     const url = new URL(req.url, base);
     let scopes = req.scopes;
+    // Authorization only to the registry's own origin (an upload Location may point elsewhere).
+    const ownOrigin = new URL(base).origin === url.origin;
     for (let attempt = 0; ; attempt++) {
-      const authz = await this.auth.header(scopes, url, req.signal);
+      const authz = ownOrigin ? await this.auth.header(scopes, url, req.signal) : undefined;
       const res = await this.transport.request({
         method: req.method,
         url,
@@ -507,6 +509,11 @@ export class RegistryClient {
     const hash = createHash(algorithm);
     let received = 0;
 
+    let current: SentResponse = first;
+    // A consumer that stops reading (destroys the stream) releases the connection at once.
+    out.on('close', () => {
+      if (!current.body.readableEnded) current.body.destroy();
+    });
     const run = async () => {
       let res: SentResponse = first;
       let skip = 0;
@@ -558,6 +565,11 @@ export class RegistryClient {
           this.trace.log(`blob ${desc.digest.slice(0, 19)} broke after ${received} bytes (${(e as Error).message}); resuming with Range (${resumes}/${maxResumes})`);
           await sleep(Math.min(2000, 100 * 2 ** resumes));
           res = await this.openBlob(repo, desc.digest, received, opts.signal);
+          current = res;
+          if (out.destroyed) {
+            res.body.destroy();
+            return;
+          }
           if (res.status === 200) {
             skip = received; // Range ignored: discard what we already have
           } else {
