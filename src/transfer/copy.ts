@@ -8,6 +8,7 @@ import type { Reference } from '../reference/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { noEvents, type EventSink } from './events.js';
 import { runPool } from './pool.js';
+import { platformString } from './pull.js';
 
 export interface CopyOptions {
   source: RegistryClient;
@@ -33,9 +34,8 @@ const FOREIGN = /foreign|nondistributable/;
 export async function copyImage(src: Reference, dst: Reference, opts: CopyOptions): Promise<CopyResult> {
   const emit = opts.onEvent ?? noEvents;
   const { source, destination } = opts;
-  emit({ type: 'push-start', reference: dst.toString(), repository: dst.name });
   destination.intendPush(dst.repository);
-  const top = await source.getManifest(src.repository, src.identifier);
+  const top = await source.getManifest(src.repository, src.identifier, { signal: opts.signal });
   const parsed = parseManifest(top.bytes, top.mediaType);
   const manifests: Array<{ digest: string; bytes: Buffer; mediaType: string; blobs: Descriptor[]; layers: Set<string> }> = [];
   let tagged = { digest: top.digest, bytes: top.bytes, mediaType: parsed.mediaType };
@@ -48,20 +48,21 @@ export async function copyImage(src: Reference, dst: Reference, opts: CopyOption
   if (parsed.kind === 'index') {
     if (opts.allPlatforms) {
       for (const c of parsed.index.manifests) {
-        const got = await source.getManifest(src.repository, c.digest);
+        const got = await source.getManifest(src.repository, c.digest, { signal: opts.signal });
         collect(got.digest, got.bytes, got.mediaType);
       }
     } else {
       const child = selectManifest(parsed.index, opts.platform ? parsePlatform(opts.platform) : hostPlatform());
-      const got = await source.getManifest(src.repository, child.digest);
+      const got = await source.getManifest(src.repository, child.digest, { signal: opts.signal });
       collect(got.digest, got.bytes, got.mediaType);
       tagged = { digest: got.digest, bytes: got.bytes, mediaType: got.mediaType };
-      emit({ type: 'note', message: `copying one platform (${child.platform?.os}/${child.platform?.architecture}) of a multi-platform image; use --all-platforms for the whole index` });
+      emit({ type: 'note', message: `copying one platform (${platformString(child.platform)}) of a multi-platform image; use --all-platforms for the whole index` });
     }
   } else {
     collect(top.digest, top.bytes, parsed.mediaType);
   }
 
+  emit({ type: 'push-start', reference: dst.toString(), repository: dst.name });
   const blobs = new Map<string, Descriptor>();
   const layerSet = new Set<string>();
   for (const m of manifests) {
