@@ -199,6 +199,42 @@ describe('uploads', () => {
   });
 });
 
+describe('limits and cancellation', () => {
+  it('a Retry-After above the cap is not waited: RATE_LIMITED at once, saying how long', async () => {
+    const { repo, b } = await seed(1000);
+    proxy.add({ kind: 'status', status: 429, headers: { 'retry-after': '3600' }, method: 'GET', path: b.digest });
+    const t = Date.now();
+    const e = await caught(client(proxy.host).getBlob(repo, b));
+    expect(e.code).toBe('RATE_LIMITED');
+    expect(e.message).toContain('retry after 3600 s');
+    expect(Date.now() - t).toBeLessThan(2000);
+  });
+
+  it('an aborted upload is cancelled on the registry (DELETE on its upload URL) and ends INTERRUPTED', async () => {
+    const repo = uniqueRepo('fault');
+    const b = blob(3 * 1024 * 1024);
+    proxy.add({ kind: 'stall', method: 'PATCH', path: `/v2/${repo}/blobs/uploads/` });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const e = await caught(client(proxy.host).uploadBlob(repo, b, () => Readable.from([b.bytes]), { signal: ac.signal }));
+    expect(e.code).toBe('INTERRUPTED');
+    expect(e.exitCode).toBe(130);
+    const del = proxy.hits.filter((x) => x.method === 'DELETE' && x.path.includes(`/v2/${repo}/blobs/uploads/`));
+    expect(del).toHaveLength(1);
+    expect(del[0]!.status).toBe(204);
+  });
+
+  it('an aborted download ends the stream with INTERRUPTED', async () => {
+    const { repo, b } = await seed(256 * 1024);
+    proxy.add({ kind: 'stall', afterBytes: 64 * 1024, method: 'GET', path: b.digest });
+    const ac = new AbortController();
+    const stream = await client(proxy.host).getBlob(repo, b, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 200);
+    const e = await caught(readAll(stream));
+    expect(e.code).toBe('INTERRUPTED');
+  });
+});
+
 describe('a registry that is gone', () => {
   it('fails with CONNECTION_REFUSED (exit 6) naming the host, within a bounded time', async () => {
     const gone = await startFaultProxy(h.plain.url);
