@@ -1,6 +1,170 @@
-import { DheError } from '../../errors.js';
-import type { CommandContext } from '../context.js';
+// dhe-cli login [SERVER] [-u USER] [-p PASS | --password-stdin]: checks the credentials against the registry, then
+// stores them (a credential helper, the OS keychain, or the config file). With a token server that hands out
+// refresh tokens, the refresh token is stored instead of the password, as docker does with identity tokens.
 
-export async function run(_ctx: CommandContext, ..._args: unknown[]): Promise<number> {
-  throw new DheError('NOT_IMPLEMENTED', "'login' is not implemented yet");
+import { Writable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import {
+  registryHost,
+  resolveCredentials,
+  storeCredentials,
+  type Credential,
+  type CredentialOptions,
+} from '../../auth/credentials/index.js';
+import { DheError, isDheError } from '../../errors.js';
+import { RegistryClient } from '../../registry/index.js';
+import type { CommandContext } from '../context.js';
+import { userAgent } from '../session.js';
+
+export interface LoginFlags {
+  username?: string;
+  password?: string;
+  passwordStdin?: boolean;
+}
+
+const MAX_STDIN = 64 * 1024;
+
+/** The password from standard input, without its trailing newline (as docker reads it). */
+export async function readPasswordStdin(stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stdin) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += b.length;
+    if (size > MAX_STDIN) throw new DheError('USAGE', 'the password on standard input is too long');
+    chunks.push(b);
+  }
+  let s = Buffer.concat(chunks).toString('utf8');
+  if (s.endsWith('\n')) s = s.slice(0, -1);
+  if (s.endsWith('\r')) s = s.slice(0, -1);
+  return s;
+}
+
+/** Asks on the terminal (stdin TTY, prompt on stderr); with hidden, nothing typed is echoed. */
+function prompt(question: string, hidden: boolean, signal: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let muted = false;
+    const output = new Writable({
+      write(chunk, _enc, cb) {
+        if (!muted) process.stderr.write(chunk);
+        cb();
+      },
+    });
+    const rl = createInterface({ input: process.stdin, output, terminal: true });
+    const onAbort = () => {
+      rl.close();
+      reject(new DheError('INTERRUPTED', 'interrupted'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    rl.on('SIGINT', () => {
+      process.stderr.write('\n');
+      onAbort();
+    });
+    rl.question(question, (answer) => {
+      signal.removeEventListener('abort', onAbort);
+      if (hidden) process.stderr.write('\n');
+      rl.close();
+      resolve(answer);
+    });
+    muted = hidden;
+  });
+}
+
+function nonTtyError(): DheError {
+  return new DheError('USAGE', 'Cannot perform an interactive login from a non TTY device', {
+    hint: 'give the user with -u and the password on standard input: echo "$PASSWORD" | dhe-cli login -u USER --password-stdin SERVER',
+  });
+}
+
+export async function run(ctx: CommandContext, server: string | undefined, flags: LoginFlags = {}): Promise<number> {
+  const { settings, out } = ctx;
+  const registry = registryHost(server?.trim() || 'docker.io');
+  const credOpts: CredentialOptions = {
+    configDir: settings.configDir,
+    dockerConfigDir: settings.dockerConfigDir,
+    env: settings.env,
+    trace: ctx.trace,
+  };
+
+  if (flags.password !== undefined && flags.passwordStdin) {
+    throw new DheError('USAGE', '--password and --password-stdin are mutually exclusive', {
+      hint: 'use --password-stdin and leave out -p',
+    });
+  }
+  if (flags.passwordStdin && !flags.username) {
+    throw new DheError('USAGE', 'Must provide --username with --password-stdin', {
+      hint: 'echo "$PASSWORD" | dhe-cli login -u USER --password-stdin SERVER',
+    });
+  }
+  if (flags.password !== undefined) {
+    out.warn('Using --password via the CLI is insecure. Use --password-stdin.');
+  }
+
+  const client = new RegistryClient({
+    registry,
+    tls: settings.tls,
+    proxy: settings.proxy,
+    trace: ctx.trace,
+    userAgent: userAgent(),
+  });
+  try {
+    const ttyIn = !!process.stdin.isTTY;
+
+    // No user and no password given: try what is stored first, as docker does.
+    if (flags.username === undefined && flags.password === undefined && !flags.passwordStdin) {
+      const existing = await resolveCredentials(registry, credOpts);
+      if (existing) {
+        try {
+          await client.checkLogin(existing, { offlineToken: false });
+          out.info(`Authenticating with existing credentials...${existing.username ? ` [Username: ${existing.username}]` : ''}`);
+          out.result('Login Succeeded');
+          return 0;
+        } catch (e) {
+          if (!isDheError(e) || e.exitCode !== 3 || !ttyIn) throw e;
+          ctx.trace.log(`login: stored credentials from ${existing.source} were refused; asking for new ones`);
+        }
+      }
+    }
+
+    let username = flags.username;
+    if (username === undefined || username === '') {
+      if (!ttyIn) throw nonTtyError();
+      username = (await prompt('Username: ', false, ctx.signal)).trim();
+      if (!username) throw new DheError('USAGE', 'Username is required', { hint: 'give the user with -u USER' });
+    }
+    let password = flags.password;
+    if (flags.passwordStdin) password = await readPasswordStdin();
+    if (password === undefined) {
+      if (!ttyIn) throw nonTtyError();
+      password = await prompt('Password: ', true, ctx.signal);
+    }
+    if (password === '') {
+      throw new DheError('USAGE', 'Password is required', {
+        hint: flags.passwordStdin ? 'nothing came on standard input' : 'give a password or token',
+      });
+    }
+
+    const cred: Credential = { username, password };
+    let checked: { identityToken?: string };
+    try {
+      checked = await client.checkLogin(cred, { offlineToken: true });
+    } catch (e) {
+      if (isDheError(e) && e.exitCode === 3 && !e.hint) {
+        throw e.withHint(`check the user name and password (or access token) for ${registry}`);
+      }
+      throw e;
+    }
+    const toStore: Credential = checked.identityToken
+      ? { username, identityToken: checked.identityToken }
+      : { username, password };
+    const stored = await storeCredentials(registry, toStore, credOpts);
+    if (stored.warning) out.warn(stored.warning);
+    ctx.trace.log(
+      `login: ${checked.identityToken ? 'refresh token' : 'password'} of ${username} stored in ${stored.store}`,
+    );
+    out.result('Login Succeeded');
+    return 0;
+  } finally {
+    await client.close().catch(() => {});
+  }
 }
