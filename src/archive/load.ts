@@ -12,7 +12,8 @@ import tar from 'tar-stream';
 import { DheError, fsError, isDheError } from '../errors.js';
 import { parseReference } from '../reference/index.js';
 import { silentTrace, type Trace } from '../trace.js';
-import { isValidDigest, parseDigest, type ImageStore, type Lease } from '../store/index.js';
+import type { ImageStore, Lease } from '../store/index.js';
+import { isValidDigest, parseDigest } from '../store/digest.js';
 import {
   DHE_NAME_ANNOTATION,
   MEDIA_TYPES,

@@ -1,31 +1,18 @@
-// Digest strings as the store uses them: "<alg>:<hex>", sha256 and sha512 only, validated before they become paths.
+// Digest strings as the store uses them ("<alg>:<hex>", sha256/sha384/sha512, validated before they become paths),
+// built on src/oci's digest helpers.
 
 import { createHash, type Hash } from 'node:crypto';
-import { DheError } from '../errors.js';
+import { digestOf, splitDigest, type DigestAlgorithm } from '../oci/digest.js';
+import { isValidDigest } from '../reference/index.js';
 
-const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+export type { DigestAlgorithm };
+export { digestOf, isValidDigest };
 
-export type DigestAlgorithm = 'sha256' | 'sha512';
-
-export function isValidDigest(d: string): boolean {
-  return DIGEST_RE.test(d);
-}
-
-/** Splits and validates a digest; anything else is refused before it can name a file. */
+/** Splits and validates a digest (DheError MALFORMED_MANIFEST otherwise); nothing else can name a blob file. */
 export function parseDigest(d: string): { algorithm: DigestAlgorithm; hex: string } {
-  if (typeof d !== 'string' || !DIGEST_RE.test(d)) {
-    throw new DheError('MALFORMED_MANIFEST', `invalid or unsupported digest "${String(d).slice(0, 100)}"`, {
-      hint: 'digests look like sha256:<64 lowercase hex digits>',
-    });
-  }
-  const i = d.indexOf(':');
-  return { algorithm: d.slice(0, i) as DigestAlgorithm, hex: d.slice(i + 1) };
+  return splitDigest(d, 'MALFORMED_MANIFEST');
 }
 
 export function newHash(algorithm: DigestAlgorithm = 'sha256'): Hash {
   return createHash(algorithm);
-}
-
-export function digestOf(bytes: Uint8Array | string, algorithm: DigestAlgorithm = 'sha256'): string {
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
 }

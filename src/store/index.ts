@@ -1,4 +1,4 @@
+// The local image store (OCI image layout). Digest and media-type helpers live in src/oci.
 export * from './store.js';
-export * from './digest.js';
 export { withFileLock, pidAlive } from './lock.js';
-export * from './types.js';
+export { REF_NAME_ANNOTATION, DHE_NAME_ANNOTATION } from './types.js';
