@@ -3,7 +3,7 @@
 // with a CA made on the spot), then runs what the DHE user guide shows: pull → login → tag → push → pull → images.
 // Run with `npm run demo` (it builds first). Needs docker-registry, nginx-light and openssl (see .ci/run).
 
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,15 @@ async function seedHelloWorld(registryUrl) {
   if (res.status !== 201) throw new Error(`seeding failed: ${res.status} ${await res.text()}`);
 }
 
+function run(args, env, input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['pipe', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status }));
+    child.stdin.end(input);
+  });
+}
+
 const work = mkdtempSync(join(tmpdir(), 'dhe-demo-'));
 const harness = await startHarness({ flavours: ['plain', 'dhe'], workDir: join(work, 'servers') });
 let failed = false;
@@ -99,9 +108,8 @@ try {
   ];
   for (const step of steps) {
     console.log(`$ ${step.show ?? ['dhe-cli', ...step.args].join(' ')}`);
-    const r = spawnSync(process.execPath, [bin, ...step.args], { env, input: step.input ?? '', encoding: 'utf8' });
-    process.stdout.write(r.stdout);
-    process.stdout.write(r.stderr);
+    // Asynchronously: the token server runs in this process and must keep answering.
+    const r = await run(step.args, env, step.input ?? '');
     if (r.status !== 0) {
       console.log(`(exit ${r.status})`);
       failed = true;
