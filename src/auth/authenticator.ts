@@ -121,7 +121,7 @@ export class Authenticator {
           this.tokens.splice(i, 1);
           continue;
         }
-        if ((t as TokenResult & { realm?: string }).realm === `${realm}|${service ?? ''}` && scopesCover(t.scopes, wanted)) return t;
+        if (t.audience === `${realm}|${service ?? ''}` && scopesCover(t.scopes, wanted)) return t;
       }
     }
     const key = `${realm}|${service ?? ''}|${wanted.join(' ')}|${opts.offlineToken ? 'offline' : ''}`;
@@ -136,7 +136,7 @@ export class Authenticator {
           { realm, service, scopes: wanted, credential: cred, offlineToken: opts.offlineToken, passwordGrant: opts.passwordGrant, signal },
           this.o.policy,
         );
-        const stored = Object.assign(t, { realm: `${realm}|${service ?? ''}` });
+        const stored: TokenResult = { ...t, audience: `${realm}|${service ?? ''}` };
         if (!opts.offlineToken) this.tokens.push(stored);
         return stored;
       })();

@@ -18,6 +18,8 @@ export interface TokenResult {
   expiresAt: number;
   refreshToken?: string;
   scopes: string[];
+  /** "realm|service" the token is valid for (set by the Authenticator's cache). */
+  audience?: string;
 }
 
 export interface RealmPolicy {

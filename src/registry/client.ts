@@ -897,12 +897,14 @@ export class RegistryClient {
     return out;
   }
 
-  async listTags(repo: string): Promise<string[]> {
-    return this.paginate(`/v2/${repo}/tags/list?n=1000`, 'tags', this.scopes(repo, ['pull']), `tags of ${repo}`, repo);
+  /** All tags, following Link pagination (pageSize: how many per request, default 1000). */
+  async listTags(repo: string, opts: { pageSize?: number } = {}): Promise<string[]> {
+    return this.paginate(`/v2/${repo}/tags/list?n=${opts.pageSize ?? 1000}`, 'tags', this.scopes(repo, ['pull']), `tags of ${repo}`, repo);
   }
 
-  async catalog(): Promise<string[]> {
-    return this.paginate('/v2/_catalog?n=1000', 'repositories', ['registry:catalog:*'], 'the catalog');
+  /** All repositories, following Link pagination. */
+  async catalog(opts: { pageSize?: number } = {}): Promise<string[]> {
+    return this.paginate(`/v2/_catalog?n=${opts.pageSize ?? 1000}`, 'repositories', ['registry:catalog:*'], 'the catalog');
   }
 
   async close(): Promise<void> {

@@ -100,9 +100,11 @@ describe('plain flavour (anonymous, HTTP on loopback)', () => {
     expect(await c.headManifest(repo, 'nope')).toBeNull();
     expect(await c.headBlob(repo, blob(10).digest)).toBeNull();
 
-    await c.putManifest(repo, 'v2', img.manifest.bytes, img.manifest.mediaType);
-    expect((await c.listTags(repo)).sort()).toEqual(['v1', 'v2']);
-    expect(await c.catalog()).toContain(repo);
+    for (const t of ['v2', 'v3', 'v4', 'v5']) await c.putManifest(repo, t, img.manifest.bytes, img.manifest.mediaType);
+    expect((await c.listTags(repo)).sort()).toEqual(['v1', 'v2', 'v3', 'v4', 'v5']);
+    // Link pagination, two tags a page
+    expect((await c.listTags(repo, { pageSize: 2 })).sort()).toEqual(['v1', 'v2', 'v3', 'v4', 'v5']);
+    expect(await c.catalog({ pageSize: 3 })).toContain(repo);
 
     const other = uniqueRepo('plain');
     expect(await c.mountBlob(other, img.layers[0]!.digest, repo)).toBe(true);
@@ -113,6 +115,7 @@ describe('plain flavour (anonymous, HTTP on loopback)', () => {
     await c.deleteManifest(repo, img.manifest.digest);
     const e = await caught(c.getManifest(repo, 'v1'));
     expect(e.code).toBe('MANIFEST_UNKNOWN');
+    expect(await c.listTags(repo)).toEqual([]);
     expect(e.exitCode).toBe(5);
     expect(e.hint).toBeTruthy();
   });
