@@ -269,6 +269,7 @@ describe('several processes', () => {
 
   it('lets several processes tag the same store at once without losing a name', async () => {
     build ??= transpileSources();
+    dirs.push(build);
     const img = await buildImage({});
     const d = await storeImage(store, img);
     const script = `
@@ -289,7 +290,7 @@ describe('several processes', () => {
   });
 
   it('breaks the lock of a dead process, and a killed blob write leaves blobs/ clean', async () => {
-    build ??= transpileSources();
+    if (!build) dirs.push((build = transpileSources()));
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     writeFileSync(join(dir, 'index.lock'), `${dead}\n${(await import('node:os')).hostname()}\nabc\n0\n`);
     const img = await buildImage({});
@@ -349,6 +350,33 @@ describe('prune and verify', () => {
     expect((await store.prune()).removedBlobs).toBe(3);
     expect((await store.prune()).removedBlobs).toBe(0);
     expect((await store.verify()).ok).toBe(true);
+  });
+
+  it('never deletes a blob a running pull holds a lease on, while prunes run alongside', async () => {
+    const img = await buildImage({ layers: [{ a: 'a' }, { b: 'b' }, { c: 'c' }] });
+    const pull = (async () => {
+      const lease = await store.lease([img.manifestDigest]);
+      await lease.add([img.configDigest, ...img.layers.map((l) => l.digest)]);
+      for (const l of img.layers) {
+        await store.writeBlob(chunks([l.bytes.subarray(0, 10), l.bytes.subarray(10)], 5), { digest: l.digest, size: l.size });
+      }
+      await store.putBlob(img.config, img.configDigest);
+      await store.putBlob(img.manifest, img.manifestDigest);
+      await store.setName('h/pulled:1', { mediaType: img.manifestMediaType, digest: img.manifestDigest, size: img.manifest.length });
+      await lease.release();
+    })();
+    let prunes = 0;
+    let done = false;
+    void pull.finally(() => (done = true));
+    while (!done) {
+      await store.prune();
+      prunes++;
+    }
+    await pull;
+    expect(prunes).toBeGreaterThan(1);
+    expect((await store.verify()).ok).toBe(true);
+    expect(await store.resolve('h/pulled:1')).not.toBeNull();
+    expect((await store.prune()).removedBlobs).toBe(0);
   });
 
   it('finds a corrupted blob and a name it breaks; repair drops both and the store is consistent again', async () => {
