@@ -418,7 +418,7 @@ export async function runDoctor(registry: string, opts: DoctorOptions): Promise<
       } else if (err?.code === 'UNAUTHORIZED') {
         add({ id: 'token.request', area: 'auth', status: 'fail', title: 'Token request', finding: err.message, fix: `log in: dhe-cli login ${hp}`, code: 'UNAUTHORIZED' });
       } else if (err && (ERROR_CODES[err.code] === ExitCode.NETWORK)) {
-        add({ id: 'token.request', area: 'network', status: 'fail', title: 'Token request', finding: `the token server ${ru.origin} failed: ${err.message}`, fix: `the token service (realm ${ru.href}) is down or failing: tell the registry's administrator; try again later`, code: err.code });
+        add({ id: 'token.request', area: 'network', status: 'fail', title: 'Token request', finding: err.message.replace(/(answered \d{3}):.*$/, (_m, a: string) => `${a}${/\b50[234]\b/.test(a) ? ' (the token service is down or failing)' : ''}`), fix: `the token service (realm ${ru.href}) is down or failing: tell the registry's administrator; try again later`, code: err.code });
       } else {
         add(fromError('token.request', 'auth', 'Token request', e));
       }
