@@ -2,72 +2,100 @@
 // (and, for append, a new layer blob) and name the result; the source image is untouched.
 
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Transform } from 'node:stream';
+import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { DheError, fsError } from '../errors.js';
+import tar from 'tar-stream';
+import { DheError, fsError, isDheError } from '../errors.js';
 import { hostPlatform, parsePlatform, selectManifest, type Descriptor } from '../oci/index.js';
 import type { Reference } from '../reference/index.js';
-import type { ImageStore } from '../store/index.js';
+import type { ImageStore, Lease } from '../store/index.js';
 import { readStoredManifest } from './pull.js';
 import { notLocalError } from './push.js';
 
 const CONFIG_CAP = 8 * 1024 * 1024;
 
 export interface ConfigChanges {
+  /** KEY=VALUE; replaces a variable of the same name. */
   env?: string[];
+  /** KEY=VALUE */
   labels?: string[];
   entrypoint?: string[];
   cmd?: string[];
   workdir?: string;
   user?: string;
+  /** PORT[/tcp|udp|sctp] */
   expose?: string[];
+}
+
+export interface MutateResult {
+  /** Digest of the new manifest. */
+  digest: string;
+  /** Digest of the new config (the IMAGE ID). */
+  configDigest: string;
+}
+
+export interface AppendResult extends MutateResult {
+  /** Digest of the gzip-compressed layer blob. */
+  layerDigest: string;
+  /** sha256 of the uncompressed tar (the config's rootfs.diff_ids entry). */
+  diffId: string;
+  /** Size of the layer blob. */
+  layerSize: number;
 }
 
 interface Loaded {
   manifest: Record<string, any>;
   manifestMediaType: string;
   config: Record<string, any>;
+  /** The source was a multi-platform index: only this platform's image was used. */
+  fromIndex: boolean;
 }
 
 async function loadImage(store: ImageStore, ref: Reference, platform?: string): Promise<Loaded> {
   const desc = await store.resolve(ref.toString());
   if (!desc) throw notLocalError(ref.familiar);
   let doc = await readStoredManifest(store, desc);
+  let fromIndex = false;
   if (doc.parsed.kind === 'index') {
     const present: Descriptor[] = [];
     for (const c of doc.parsed.index.manifests) if (await store.hasBlob(c.digest)) present.push(c);
     const child = selectManifest({ ...doc.parsed.index, manifests: present }, platform ? parsePlatform(platform) : hostPlatform());
     doc = await readStoredManifest(store, child);
+    fromIndex = true;
   }
   if (doc.parsed.kind !== 'image') throw new DheError('MALFORMED_MANIFEST', `nested index in ${ref.familiar}`);
   const manifest = JSON.parse(doc.bytes.toString('utf8')) as Record<string, any>;
   const configBytes = await store.readBlob(doc.parsed.manifest.config.digest, CONFIG_CAP);
   const config = JSON.parse(configBytes.toString('utf8')) as Record<string, any>;
-  return { manifest, manifestMediaType: doc.parsed.mediaType, config };
+  return { manifest, manifestMediaType: doc.parsed.mediaType, config, fromIndex };
 }
 
-async function saveImage(store: ImageStore, target: Reference, loaded: Loaded): Promise<{ digest: string; configDigest: string }> {
+const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+async function saveImage(store: ImageStore, target: Reference, loaded: Loaded, lease: Lease): Promise<MutateResult> {
   const configBytes = Buffer.from(JSON.stringify(loaded.config));
-  const cfg = await store.putBlob(configBytes);
-  loaded.manifest.config = { ...loaded.manifest.config, digest: cfg.digest, size: cfg.size };
+  const cfg = sha256(configBytes);
+  await store.writeBlob([configBytes], { digest: cfg, size: configBytes.length }, { lease });
+  loaded.manifest.config = { ...loaded.manifest.config, digest: cfg, size: configBytes.length };
   const manifestBytes = Buffer.from(JSON.stringify(loaded.manifest));
-  const man = await store.putBlob(manifestBytes);
-  await store.setName(target.toString(), { mediaType: loaded.manifestMediaType, digest: man.digest, size: man.size });
-  return { digest: man.digest, configDigest: cfg.digest };
+  const man = sha256(manifestBytes);
+  await store.writeBlob([manifestBytes], { digest: man, size: manifestBytes.length }, { lease });
+  await store.setName(target.toString(), { mediaType: loaded.manifestMediaType, digest: man, size: manifestBytes.length });
+  return { digest: man, configDigest: cfg };
 }
 
 function keyValue(s: string, what: string): [string, string] {
   const i = s.indexOf('=');
-  if (i <= 0) throw new DheError('USAGE', `--${what} needs KEY=VALUE, not "${s}"`);
+  if (i <= 0) throw new DheError('USAGE', `--${what} needs KEY=VALUE, not "${s}"`, { hint: `e.g. --${what} ${what === 'env' ? 'DEBUG=1' : 'team=web'}` });
   return [s.slice(0, i), s.slice(i + 1)];
 }
 
-/** "--cmd" values: a JSON array, or a string split on white space. */
+/** "--cmd" / "--entrypoint" values: a JSON array of strings, or a string split on white space. */
 export function parseCommandList(s: string): string[] {
   const t = s.trim();
   if (t.startsWith('[')) {
@@ -77,22 +105,45 @@ export function parseCommandList(s: string): string[] {
     } catch {
       // fall through to the error
     }
-    throw new DheError('USAGE', `not a JSON array of strings: ${s}`);
+    throw new DheError('USAGE', `not a JSON array of strings: ${s}`, { hint: `write it as '["/bin/sh","-c"]' (JSON, double quotes), or as a plain string` });
   }
   return t === '' ? [] : t.split(/\s+/);
 }
 
-export async function mutateImage(
-  store: ImageStore,
-  source: Reference,
-  target: Reference,
-  changes: ConfigChanges,
-  platform?: string,
-): Promise<{ digest: string; configDigest: string }> {
-  const loaded = await loadImage(store, source, platform);
-  const c = (loaded.config.config ??= {}) as Record<string, any>;
+function exposedPort(p: string): string {
+  const m = /^(\d{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(p);
+  const n = m ? Number(m[1]) : 0;
+  if (!m || n < 1 || n > 65535) {
+    throw new DheError('USAGE', `--expose needs PORT[/tcp|udp|sctp] with a port from 1 to 65535, not "${p}"`, { hint: 'e.g. --expose 8080 or --expose 53/udp' });
+  }
+  return `${n}/${(m[2] ?? 'tcp').toLowerCase()}`;
+}
+
+/** Checks every change before anything is read or written (usage errors first, exit 2). */
+function validateChanges(changes: ConfigChanges): void {
+  for (const e of changes.env ?? []) keyValue(e, 'env');
+  for (const l of changes.labels ?? []) keyValue(l, 'label');
+  for (const p of changes.expose ?? []) exposedPort(p);
+  const any =
+    !!changes.env?.length ||
+    !!changes.labels?.length ||
+    !!changes.expose?.length ||
+    changes.entrypoint !== undefined ||
+    changes.cmd !== undefined ||
+    changes.workdir !== undefined ||
+    changes.user !== undefined;
+  if (!any) {
+    throw new DheError('USAGE', 'nothing to change: give at least one of --env, --label, --entrypoint, --cmd, --workdir, --user, --expose', {
+      hint: "to give an image another name only, use 'dhe-cli tag'",
+    });
+  }
+}
+
+/** Applies the changes to an image config's `config` section (docker's names: Env, Labels, Entrypoint, ...). */
+export function applyChanges(config: Record<string, any>, changes: ConfigChanges): void {
+  const c = (config.config ??= {}) as Record<string, any>;
   if (changes.env?.length) {
-    const env: string[] = Array.isArray(c.Env) ? [...c.Env] : [];
+    const env: string[] = Array.isArray(c.Env) ? [...(c.Env as string[])] : [];
     for (const e of changes.env) {
       const [k] = keyValue(e, 'env');
       const i = env.findIndex((x) => x.split('=')[0] === k);
@@ -114,36 +165,109 @@ export async function mutateImage(
   if (changes.user !== undefined) c.User = changes.user;
   if (changes.expose?.length) {
     c.ExposedPorts = { ...(c.ExposedPorts ?? {}) };
-    for (const p of changes.expose) {
-      if (!/^\d{1,5}(\/(tcp|udp|sctp))?$/.test(p)) throw new DheError('USAGE', `--expose needs PORT[/tcp|udp|sctp], not "${p}"`);
-      c.ExposedPorts[p.includes('/') ? p : `${p}/tcp`] = {};
-    }
+    for (const p of changes.expose) c.ExposedPorts[exposedPort(p)] = {};
   }
-  return saveImage(store, target, loaded);
 }
 
-function hashing(hash: ReturnType<typeof createHash>, count: { n: number }) {
+/**
+ * Writes a new image named `target` whose config has the changes; layers are shared with the source. From a
+ * multi-platform source, the platform asked for (default the host's) is used and the result is a single image.
+ */
+export async function mutateImage(
+  store: ImageStore,
+  source: Reference,
+  target: Reference,
+  changes: ConfigChanges,
+  platform?: string,
+): Promise<MutateResult> {
+  validateChanges(changes);
+  const loaded = await loadImage(store, source, platform);
+  applyChanges(loaded.config, changes);
+  const lease = await store.lease([]);
+  try {
+    return await saveImage(store, target, loaded, lease);
+  } finally {
+    await lease.release();
+  }
+}
+
+// ---------------------------------------------------------------- append
+
+function hashing(hash: ReturnType<typeof createHash>): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
-      count.n += chunk.length;
       cb(null, chunk);
     },
   });
 }
 
-/** Adds a layer (a tar file, gzipped or not) on top of an image. A plain tar is gzip-compressed on the way in. */
-export async function appendLayer(
-  store: ImageStore,
-  source: Reference,
-  target: Reference,
-  layerFile: string,
-  platform?: string,
-): Promise<{ digest: string; configDigest: string; layerDigest: string; diffId: string }> {
+const drain = () =>
+  new Writable({
+    write(_chunk, _enc, cb) {
+      cb();
+    },
+  });
+
+function notATar(file: string, why: string): DheError {
+  return new DheError('BAD_ARCHIVE', `${file} is not a valid tar archive: ${why}`, {
+    hint: 'make the layer with: tar -cf layer.tar -C DIR . (optionally gzip it)',
+  });
+}
+
+/** A pass-through that parses the tar going through it entry by entry, and fails on a corrupt or truncated one. */
+function tarChecker(file: string): Transform {
+  const ex = tar.extract();
+  let failure: Error | undefined;
+  const consumed = (async () => {
+    for await (const entry of ex) entry.resume();
+  })().catch((e: unknown) => {
+    failure = e as Error;
+  });
+  const check = () => (failure ? notATar(file, failure.message.replace(/\.$/, '')) : null);
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const bad = check();
+      if (bad) return cb(bad);
+      if (ex.write(chunk)) return cb(null, chunk);
+      Promise.race([once(ex as unknown as NodeJS.EventEmitter, 'drain'), consumed]).then(
+        () => cb(check(), chunk),
+        (e: unknown) => cb(e as Error),
+      );
+    },
+    flush(cb) {
+      (ex as unknown as { end(): void }).end();
+      consumed.then(
+        () => cb(check()),
+        (e: unknown) => cb(e as Error),
+      );
+    },
+    destroy(err, cb) {
+      ex.destroy();
+      cb(err);
+    },
+  });
+}
+
+/** The 512-byte header checksum of a tar block (ustar, GNU or v7), or an all-zero block (an empty archive). */
+function isTarHeader(block: Buffer): boolean {
+  if (block.length < 512) return false;
+  if (block.subarray(0, 512).every((b) => b === 0)) return true;
+  const field = block.subarray(148, 156).toString('latin1').replace(/\0.*$/s, '').trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
+  return sum === parseInt(field, 8);
+}
+
+async function sniffLayer(file: string): Promise<'tar' | 'gzip'> {
   let head: Buffer;
   try {
-    const fh = await open(layerFile, 'r');
+    const fh = await open(file, 'r');
     try {
+      if ((await fh.stat()).isDirectory()) {
+        throw new DheError('USAGE', `--layer needs a tar file, and ${file} is a folder`, { hint: `make one with: tar -cf layer.tar -C ${file} .` });
+      }
       head = Buffer.alloc(512);
       const { bytesRead } = await fh.read(head, 0, 512, 0);
       head = head.subarray(0, bytesRead);
@@ -151,54 +275,97 @@ export async function appendLayer(
       await fh.close();
     }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new DheError('NOT_FOUND', `layer file not found: ${layerFile}`, { hint: 'give a .tar or .tar.gz file with --layer' });
+    if (isDheError(e)) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new DheError('NOT_FOUND', `layer file not found: ${file}`, { hint: 'give an existing .tar or .tar.gz file with --layer' });
     }
-    throw fsError(e, `reading ${layerFile}`);
+    if (code === 'EISDIR') {
+      throw new DheError('USAGE', `--layer needs a tar file, and ${file} is a folder`, { hint: `make one with: tar -cf layer.tar -C ${file} .` });
+    }
+    throw fsError(e, `reading ${file}`);
   }
-  const gz = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
-  if (!gz && !(head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar')) {
-    throw new DheError('BAD_ARCHIVE', `${layerFile} is neither a tar nor a gzip-compressed tar`, {
-      hint: 'make the layer with: tar -cf layer.tar -C DIR .',
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  const other =
+    head.length >= 4 && head.readUInt32BE(0) === 0x28b52ffd
+      ? 'zstd'
+      : head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))
+        ? 'xz'
+        : head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh'
+          ? 'bzip2'
+          : undefined;
+  if (other) {
+    throw new DheError('BAD_ARCHIVE', `${file} is ${other}-compressed; layers must be a tar or a gzip-compressed tar`, {
+      hint: `decompress it first, e.g. ${other === 'zstd' ? 'zstd -d' : other === 'xz' ? 'xz -d' : 'bunzip2'} ${basename(file)}`,
     });
   }
+  if (!isTarHeader(head)) {
+    throw new DheError('BAD_ARCHIVE', `${file} is neither a tar nor a gzip-compressed tar`, {
+      hint: 'make the layer with: tar -cf layer.tar -C DIR . (optionally gzip it)',
+    });
+  }
+  return 'tar';
+}
+
+/** zlib and stream errors on a layer file → BAD_ARCHIVE; ours pass through. */
+function layerError(e: unknown, file: string): unknown {
+  if (isDheError(e)) return e;
+  const code = String((e as NodeJS.ErrnoException | undefined)?.code ?? '');
+  if (code.startsWith('Z_')) {
+    return new DheError('BAD_ARCHIVE', `${file} is not a valid gzip file: ${(e as Error).message}`, {
+      hint: 'the file is corrupt or truncated; make it again with: tar -czf layer.tar.gz -C DIR .',
+      cause: e,
+    });
+  }
+  return fsError(e, `reading ${file}`);
+}
+
+/**
+ * Adds a layer (a tar file, gzip-compressed or not) on top of an image and names the result `target`. A plain tar
+ * is gzip-compressed on the way into the store; the tar is parsed through so a corrupt one is refused (BAD_ARCHIVE)
+ * before anything is named. The config gets the diff_id (sha256 of the uncompressed tar) and a history entry.
+ */
+export async function appendLayer(
+  store: ImageStore,
+  source: Reference,
+  target: Reference,
+  layerFile: string,
+  platform?: string,
+): Promise<AppendResult> {
+  const kind = await sniffLayer(layerFile);
   const loaded = await loadImage(store, source, platform);
-  const tmp = await mkdtemp(join(tmpdir(), 'dhe-append-'));
+  const lease = await store.lease([]);
   try {
     const diffHash = createHash('sha256');
-    const diffCount = { n: 0 };
-    let blobPath = layerFile;
-    if (gz) {
-      // diff_id = sha256 of the uncompressed tar
-      await pipeline(createReadStream(layerFile), createGunzip(), hashing(diffHash, diffCount), async function* (src) {
-        for await (const _ of src) {
-          // drain
-        }
-      });
-    } else {
-      blobPath = join(tmp, 'layer.tar.gz');
-      await pipeline(createReadStream(layerFile), hashing(diffHash, diffCount), createGzip({ level: 6 }), createWriteStream(blobPath));
-    }
-    const blobHash = createHash('sha256');
-    const blobCount = { n: 0 };
-    await pipeline(createReadStream(blobPath), hashing(blobHash, blobCount), async function* (src) {
-      for await (const _ of src) {
-        // drain
+    let written: { digest: string; size: number };
+    try {
+      if (kind === 'gzip') {
+        // first pass: the tar inside must be whole; its sha256 is the diff_id. Then the file goes in as it is.
+        await pipeline(createReadStream(layerFile, { highWaterMark: 1 << 20 }), createGunzip(), hashing(diffHash), tarChecker(layerFile), drain());
+        written = await store.writeBlob(createReadStream(layerFile, { highWaterMark: 1 << 20 }), {}, { lease });
+      } else {
+        const gz = createGzip({ level: 6 });
+        const [w] = await Promise.all([
+          store.writeBlob(gz, {}, { lease }),
+          pipeline(createReadStream(layerFile, { highWaterMark: 1 << 20 }), hashing(diffHash), tarChecker(layerFile), gz),
+        ]);
+        written = w;
       }
-    });
-    const layerDigest = `sha256:${blobHash.digest('hex')}`;
+    } catch (e) {
+      throw layerError(e, layerFile);
+    }
     const diffId = `sha256:${diffHash.digest('hex')}`;
-    const size = (await stat(blobPath)).size;
-    await store.writeBlob(createReadStream(blobPath, { highWaterMark: 1 << 20 }), { digest: layerDigest, size });
     const docker = String(loaded.manifestMediaType).includes('docker');
     const layerMediaType = docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip';
-    (loaded.manifest.layers ??= []).push({ mediaType: layerMediaType, digest: layerDigest, size });
+    (loaded.manifest.layers ??= []).push({ mediaType: layerMediaType, digest: written.digest, size: written.size });
     const rootfs = (loaded.config.rootfs ??= { type: 'layers', diff_ids: [] });
     (rootfs.diff_ids ??= []).push(diffId);
-    (loaded.config.history ??= []).push({ created: new Date().toISOString(), created_by: `dhe-cli append --layer ${layerFile.split('/').pop()}` });
-    const saved = await saveImage(store, target, loaded);
-    return { ...saved, layerDigest, diffId };
+    const now = new Date().toISOString();
+    loaded.config.created = now;
+    (loaded.config.history ??= []).push({ created: now, created_by: `dhe-cli append --layer ${basename(layerFile)}` });
+    const saved = await saveImage(store, target, loaded, lease);
+    return { ...saved, layerDigest: written.digest, diffId, layerSize: written.size };
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await lease.release();
   }
 }

@@ -9,7 +9,7 @@ export async function run(ctx: CommandContext, refText: string, opts: { layer: s
   const target = parseReference(opts.tag);
   const store = await openStore(ctx);
   const r = await appendLayer(store, source, target, resolve(opts.layer), ctx.settings.platform);
-  ctx.out.info(`Layer: ${r.layerDigest} (diff ${r.diffId})`);
+  ctx.out.info(`Layer: ${r.layerDigest} (diff_id ${r.diffId}, ${r.layerSize} bytes)`);
   ctx.out.info(`Image ID: ${r.configDigest}`);
   ctx.out.result(target.toString());
   return 0;

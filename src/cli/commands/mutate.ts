@@ -17,22 +17,17 @@ interface MutateFlags {
 export async function run(ctx: CommandContext, refText: string, opts: MutateFlags): Promise<number> {
   const source = parseReference(refText);
   const target = parseReference(opts.tag);
+  const changes = {
+    env: opts.env,
+    labels: opts.label,
+    entrypoint: opts.entrypoint !== undefined ? parseCommandList(opts.entrypoint) : undefined,
+    cmd: opts.cmd !== undefined ? parseCommandList(opts.cmd) : undefined,
+    workdir: opts.workdir,
+    user: opts.user,
+    expose: opts.expose,
+  };
   const store = await openStore(ctx);
-  const r = await mutateImage(
-    store,
-    source,
-    target,
-    {
-      env: opts.env,
-      labels: opts.label,
-      entrypoint: opts.entrypoint !== undefined ? parseCommandList(opts.entrypoint) : undefined,
-      cmd: opts.cmd !== undefined ? parseCommandList(opts.cmd) : undefined,
-      workdir: opts.workdir,
-      user: opts.user,
-      expose: opts.expose,
-    },
-    ctx.settings.platform,
-  );
+  const r = await mutateImage(store, source, target, changes, ctx.settings.platform);
   ctx.out.info(`Image ID: ${r.configDigest}`);
   ctx.out.result(target.toString());
   return 0;
