@@ -512,6 +512,7 @@ export async function runDoctor(registry: string, opts: DoctorOptions): Promise<
       retry: { attempts: 1 },
       timeouts: { connectMs: timeoutMs },
     });
+    client.intendPush(r); // one token for pull and push, as push asks for it
     try {
       try {
         const tags = await client.listTags(r);
