@@ -1,12 +1,13 @@
 // login / logout through the built CLI against the harness's Basic and token registries: what a user sees, what
 // lands on disk (and what never does), and which grant the token server receives.
 
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getHarness, tokenLog } from '../harness/index.js';
-import { freshHome, runCli, type CliResult } from '../helpers/cli.js';
+import { BIN, freshHome, runCli, type CliResult } from '../helpers/cli.js';
 
 const h = getHarness();
 const { full, pullonly } = h.users;
@@ -65,7 +66,7 @@ describe('login against the Basic registry', () => {
     const r = await cli(['login', h.basic.host, '-u', full.username, '--password-stdin'], hm.env, 'wrong-password\n');
     expect(r.code).toBe(3);
     expect(r.stdout).not.toContain('Login Succeeded');
-    expect(r.stderr).toMatch(/^Error: .*unauthorized/im);
+    expect(r.stderr).toMatch(new RegExp(`^Error: login to ${h.basic.host} as ${full.username} failed: unauthorized: \\S`, 'm'));
     expect(r.stderr).not.toContain('wrong-password');
     expect(existsSync(join(hm.config, 'config.json'))).toBe(false);
   });
@@ -92,6 +93,44 @@ describe('login against the Basic registry', () => {
     expect(both.stderr).toContain('mutually exclusive');
     const nothing = await cli(['login', h.basic.host], hm.env);
     expect(nothing.code).toBe(2);
+  });
+
+  it('prompts on a terminal, without echoing the password', async () => {
+    const hm = home();
+    // `script` gives the CLI a pseudo-terminal; answers are typed when the prompts appear.
+    const cmd = `'${process.execPath}' '${BIN}' login ${h.basic.host}`;
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], {
+      env: { ...process.env, ...hm.env, NO_COLOR: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let seen = '';
+    const typed = { user: false, pass: false };
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        seen += d;
+        if (!typed.user && seen.includes('Username: ')) {
+          typed.user = true;
+          child.stdin.write(`${full.username}\r`);
+        }
+        if (!typed.pass && seen.includes('Password: ')) {
+          typed.pass = true;
+          child.stdin.write(`${full.password}\r`);
+        }
+      });
+      child.on('close', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    printed.push(seen);
+    seen = seen.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+    expect(seen).toContain('Login Succeeded');
+    expect(code).toBe(0);
+    expect(seen).toContain(`Username: ${full.username}`);
+    expect(seen).not.toContain(full.password);
+    const auth = readConfig(hm.config).auths[h.basic.host].auth;
+    expect(Buffer.from(auth, 'base64').toString()).toBe(`${full.username}:${full.password}`);
   });
 
   it('logout forgets the credentials; a second logout says it was not logged in', async () => {
@@ -189,8 +228,10 @@ describe('login against the token registry', () => {
   it('a wrong password: exit 3 with the token server\'s words, nothing stored', async () => {
     const hm = home();
     const r = await cli(['login', h.token.host, '-u', full.username, '--password-stdin'], hm.env, 'not-the-password');
+    expect(r.stderr).toMatch(/^Error: /);
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/^Error: .*incorrect username or password/m);
+    expect(r.stderr).toMatch(/^Error: login to .* failed: unauthorized: incorrect username or password$/m);
+    expect(r.stderr).toContain('Hint: ');
     expect(r.stderr).not.toContain('not-the-password');
     expect(existsSync(join(hm.config, 'config.json'))).toBe(false);
   });

@@ -76,6 +76,21 @@ function nonTtyError(): DheError {
   });
 }
 
+/**
+ * Wrong credentials, said as docker says them: `login to HOST as USER failed: unauthorized: <the registry's words>`.
+ * Other failures (TLS, network, a missing token server) pass through unchanged.
+ */
+function loginRefused(e: unknown, registry: string, username: string): unknown {
+  if (!isDheError(e) || (e.code !== 'BAD_CREDENTIALS' && e.code !== 'UNAUTHORIZED')) return e;
+  const m = /\b(unauthorized|denied)\s*:\s*(.+)$/i.exec(e.message);
+  const words = m ? `${m[1]!.toLowerCase()}: ${m[2]!.trim()}` : 'unauthorized: incorrect username or password';
+  return new DheError('BAD_CREDENTIALS', `login to ${registry} as ${username} failed: ${words}`, {
+    hint: `check the user name and password (or access token) for ${registry}; nothing was stored`,
+    cause: e,
+    details: e.details,
+  });
+}
+
 export async function run(ctx: CommandContext, server: string | undefined, flags: LoginFlags = {}): Promise<number> {
   const { settings, out } = ctx;
   const registry = registryHost(server?.trim() || 'docker.io');
@@ -149,10 +164,7 @@ export async function run(ctx: CommandContext, server: string | undefined, flags
     try {
       checked = await client.checkLogin(cred, { offlineToken: true });
     } catch (e) {
-      if (isDheError(e) && e.exitCode === 3 && !e.hint) {
-        throw e.withHint(`check the user name and password (or access token) for ${registry}`);
-      }
-      throw e;
+      throw loginRefused(e, registry, username);
     }
     const toStore: Credential = checked.identityToken
       ? { username, identityToken: checked.identityToken }
