@@ -1,0 +1,75 @@
+// The packed tarball is what users install: it must hold only what is needed, install offline into an empty
+// folder, and its dhe-cli must work there (version, help, and a pull against the real registry).
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { getHarness } from '../harness/index.js';
+import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+describe('npm pack → npm install into an empty folder', () => {
+  let prefix: string;
+  let files: string[];
+  let binPath: string;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dhe-pack-'));
+    // dist/ is already built by `npm test`; --ignore-scripts keeps the pack from building again
+    const packed = await run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: root });
+    const info = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    files = info[0]!.files.map((f) => f.path);
+    prefix = join(dir, 'app');
+    await run(npm, ['install', '--offline', '--no-audit', '--no-fund', '--prefix', prefix, join(dir, info[0]!.filename)], {
+      cwd: dir,
+      timeout: 120_000,
+    });
+    binPath = join(prefix, 'node_modules', '.bin', 'dhe-cli');
+  }, 180_000);
+
+  it('packs only bin/, dist/, README.md and package.json', () => {
+    for (const f of files) expect(f).toMatch(/^(bin\/|dist\/|README\.md$|package\.json$)/);
+    expect(files).toContain('bin/dhe-cli.js');
+    expect(files).toContain('dist/index.js');
+    expect(files).toContain('dist/index.d.ts');
+    expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/'))).toBe(false);
+  });
+
+  it('installs, and its dhe-cli prints the version and help', async () => {
+    const pkg = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(root, 'package.json'), 'utf8')));
+    const v = await run(binPath, ['--version']);
+    expect(v.stdout.trim()).toBe(pkg.version);
+    const help = await run(binPath, ['help', 'push']);
+    expect(help.stdout).toContain('Usage: dhe-cli push');
+    expect(help.stdout).toContain('Examples:');
+    expect(readdirSync(join(prefix, 'node_modules'))).toContain('dhe-cli');
+  });
+
+  it('the installed dhe-cli pulls from the harness registry', async () => {
+    const h = getHarness();
+    const repo = uniqueRepo('pack');
+    const img = await buildImage({ layers: 1 });
+    await seedImage({ url: h.plain.url }, repo, 'v1', img);
+    const home = mkdtempSync(join(tmpdir(), 'dhe-pack-home-'));
+    const r = await run(binPath, ['pull', `${h.plain.host}/${repo}:v1`], {
+      env: { ...process.env, HOME: home, DHE_CONFIG: join(home, 'c'), CI: 'true' },
+    });
+    expect(r.stdout).toContain(`Digest: ${img.manifest.digest}`);
+    expect(r.stdout.trim().split('\n').pop()).toBe(`${h.plain.host}/${repo}:v1`);
+  });
+
+  it('the library entry loads from the installed package with its types', async () => {
+    const mod = (await import(join(prefix, 'node_modules', 'dhe-cli', 'dist', 'index.js'))) as typeof import('dhe-cli');
+    expect(mod.parseReference('dhe.yourdomain.com/yourusername/hello-mine').toString()).toBe(
+      'dhe.yourdomain.com/yourusername/hello-mine:latest',
+    );
+    expect(files).toContain('dist/reference/index.d.ts');
+  });
+});
