@@ -1,16 +1,8 @@
 // The shapes every credential store shares.
 
-export interface Credential {
-  username?: string;
-  /** Never written to disk when an identityToken is present. */
-  password?: string;
-  /** A refresh token (docker's `identitytoken`): exchanged at the token server with grant_type=refresh_token. */
-  identityToken?: string;
-  /** A bearer token sent to the registry as is (docker's `registrytoken`). */
-  registryToken?: string;
-  /** Where the credential came from, for --debug and messages: never the secret. */
-  source?: string;
-}
+// One Credential shape for the whole library: the registry client's (src/auth/types.ts).
+import type { Credential } from '../types.js';
+export type { Credential };
 
 export interface CredentialStore {
   /** Human-readable name: "file /home/me/.dhe-cli/config.json", "helper docker-credential-pass", "keychain". */
