@@ -179,7 +179,10 @@ export async function loadArchive(store: ImageStore, input: Readable | string, o
   const lease = await store.lease([]);
   const created = new Set<string>();
   let source: Readable | undefined;
+  const onAbort = () => source?.destroy(new DheError('INTERRUPTED', 'interrupted'));
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    if (signal?.aborted) throw new DheError('INTERRUPTED', 'interrupted');
     source = await openInput(input);
     const result = await readAndName(store, source, lease, created, opts, trace, signal);
     // Whatever the archive held that no named image uses (junk entries, v1 json files) goes again.
@@ -188,6 +191,7 @@ export async function loadArchive(store: ImageStore, input: Readable | string, o
   } catch (e) {
     source?.destroy();
     await store.discardBlobs([...created], { ownLease: lease }).catch(() => {});
+    if (signal?.aborted) throw isDheError(e) && e.code === 'INTERRUPTED' ? e : new DheError('INTERRUPTED', 'interrupted', { cause: e });
     if (isDheError(e)) {
       if (e.code === 'DIGEST_MISMATCH' || e.code === 'SIZE_MISMATCH' || e.code === 'MALFORMED_MANIFEST') {
         throw badArchive(`the archive is corrupt: ${e.message}`, e);
@@ -196,6 +200,7 @@ export async function loadArchive(store: ImageStore, input: Readable | string, o
     }
     throw badArchive(`the archive could not be read: ${e instanceof Error ? e.message : String(e)}`, e);
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     await lease.release();
   }
 }
@@ -491,6 +496,12 @@ async function readAndName(
     candidates[0]!.names = [normaliseName(opts.name, 'the name given')];
   }
   if (signal?.aborted) throw new DheError('INTERRUPTED', 'interrupted');
+  if (candidates.every((c) => c.names.length === 0)) {
+    throw new DheError('USAGE', `the archive names none of its ${candidates.length} image(s), so nothing was loaded`, {
+      hint: 'give the image a name when loading it (an archive made with `docker save IMAGE-ID` carries no name)',
+      details: { manifests: candidates.map((c) => c.descriptor.digest) },
+    });
+  }
 
   const names: string[] = [];
   for (const c of candidates) {

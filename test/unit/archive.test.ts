@@ -201,6 +201,42 @@ describe('save then load', () => {
   });
 });
 
+describe('load edge cases', () => {
+  it('an archive that names no image loads nothing unless a name is given', async () => {
+    const img = await buildImage({});
+    const archive = await tarOf(ociEntries(img, 'x').map((e) => (e.name === 'index.json' ? { ...e, content: JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: img.manifestMediaType, digest: img.manifestDigest, size: img.manifest.length }] }) } : e)));
+    const dst = await ImageStore.open(join(root, 'dst'));
+    const before = snapshot(dst);
+    const e = await expectCode(loadArchive(dst, Readable.from([archive])), 'USAGE');
+    expect(e.message).toMatch(/names none/);
+    expect(snapshot(dst)).toEqual(before);
+    const r = await loadArchive(dst, Readable.from([archive]), { name: 'localhost:5000/given/name:1' });
+    expect(r.names).toEqual(['localhost:5000/given/name:1']);
+    expect((await dst.resolve('localhost:5000/given/name:1'))?.digest).toBe(img.manifestDigest);
+  });
+
+  it('an interrupted load stops, exits 130 and leaves the store as it was', async () => {
+    const big = await buildImage({ layers: [{ 'big.bin': Buffer.alloc(3 << 20, 7) }], gzip: false });
+    const archive = await tarOf(ociEntries(big, 'h/big:1'));
+    const dst = await ImageStore.open(join(root, 'dst'));
+    const before = snapshot(dst);
+    const ac = new AbortController();
+    // a slow source: 64 KiB every 5 ms
+    const slow = Readable.from(
+      (async function* () {
+        for (let i = 0; i < archive.length; i += 65536) {
+          yield archive.subarray(i, i + 65536);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })(),
+    );
+    setTimeout(() => ac.abort(), 60);
+    const e = await expectCode(loadArchive(dst, slow, { signal: ac.signal }), 'INTERRUPTED');
+    expect(e.exitCode).toBe(130);
+    expect(snapshot(dst)).toEqual(before);
+  });
+});
+
 describe('old docker save form', () => {
   it('loads <id>/layer.tar archives with shared layers as symlinks, synthesising docker manifests', async () => {
     const layerA = await makeTar({ 'a.txt': 'A' });
