@@ -13,3 +13,19 @@ export { copyImage, type CopyOptions, type CopyResult } from './transfer/copy.js
 export { mutateImage, appendLayer, type ConfigChanges } from './transfer/mutate.js';
 export { listImageSummaries, type ImageSummary } from './transfer/images.js';
 export type { TransferEvent, EventSink, LayerStatus } from './transfer/events.js';
+export {
+  resolveCredentials,
+  storeCredentials,
+  eraseCredentials,
+  credentialProvider,
+  fileStore,
+  helperStore,
+  keychainStore,
+  keychainAvailable,
+  registryHost,
+  registryKey,
+  type CredentialStore,
+  type CredentialOptions,
+  type StoreResult,
+  type EraseResult,
+} from './auth/credentials/index.js';

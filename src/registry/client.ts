@@ -330,7 +330,7 @@ export class RegistryClient {
     const text = await res.text(ERROR_BODY_LIMIT).catch(() => '');
     if (res.status === 401) {
       const err = registryError(401, text, { registry: this.registry, what: 'login', sentAuth: res.sentAuth });
-      throw new DheError('BAD_CREDENTIALS', res.sentAuth ? `${this.registry} rejected the credentials${err.message.includes(': ') ? err.message.slice(err.message.indexOf(':')) : ''}` : err.message, {
+      throw new DheError('BAD_CREDENTIALS', res.sentAuth ? `${this.registry} rejected the credentials${err.message.includes(': ') ? err.message.slice(err.message.lastIndexOf(': ')) : ''}` : err.message, {
         hint: `check the user name and password`,
         details: err.details,
       });
