@@ -8,7 +8,7 @@ import { credentialProvider, resolveCredentials, type Credential } from '../auth
 import { checkRealm, fetchToken, type RealmPolicy, type TokenResult } from '../auth/token.js';
 import { DheError, ERROR_CODES, ExitCode, isDheError, type ErrorCode } from '../errors.js';
 import { RegistryClient } from '../registry/client.js';
-import { ERROR_BODY_LIMIT, registryError } from '../registry/errors.js';
+import { ERROR_BODY_LIMIT, parseErrorBody, registryError } from '../registry/errors.js';
 import { silentTrace } from '../trace.js';
 import { looksLikePlainHttp, isClientCertError } from '../transport/errors.js';
 import { matchesHostList } from '../transport/hosts.js';
@@ -197,8 +197,7 @@ export async function runDoctor(registry: string, opts: DoctorOptions): Promise<
       add(await clientCertCheck(ctx, probe));
     }
     if (checks.some((c) => c.area === 'tls' && c.status === 'fail')) {
-      await credentialsCheck(undefined);
-      return await finishEarly('fix the TLS failure above first', true);
+      return await finishEarly('fix the TLS failure above first');
     }
 
     // ------------------------------------------------------------ /v2/
@@ -223,8 +222,7 @@ export async function runDoctor(registry: string, opts: DoctorOptions): Promise<
       add(fromError('http.ping', 'http', 'Registry API (/v2/)', e));
     }
     if (!ping || (ping.status !== 200 && ping.status !== 401)) {
-      await credentialsCheck(undefined);
-      return await finishEarly('the registry API did not answer', true);
+      return await finishEarly('the registry API did not answer');
     }
     const bearer = findChallenge(ping.challenges, 'bearer');
     const basicCh = findChallenge(ping.challenges, 'basic');
@@ -274,17 +272,15 @@ export async function runDoctor(registry: string, opts: DoctorOptions): Promise<
 
   // ---------------------------------------------------------------- helpers (hoisted)
 
-  async function finishEarly(why: string, credsDone = false): Promise<DoctorReport> {
-    const areas: [string, CheckArea, string][] = [
-      ['tls', 'tls', 'TLS'],
-      ['http.ping', 'http', 'Registry API (/v2/)'],
-      ['auth.login', 'auth', 'Authentication'],
-      ['access', 'access', 'Repository access'],
-    ];
-    if (!credsDone) await credentialsCheck(undefined);
-    for (const [id, area, title] of areas) {
-      if (!checks.some((c) => c.area === area)) skip(id, area, title, why);
-    }
+  async function finishEarly(why: string): Promise<DoctorReport> {
+    const skipIfNone = (id: string, area: CheckArea, title: string) => {
+      if (!checks.some((c) => c.area === area && c.id !== 'auth.credentials')) skip(id, area, title, why);
+    };
+    skipIfNone('tls', 'tls', 'TLS');
+    skipIfNone('http.ping', 'http', 'Registry API (/v2/)');
+    await credentialsCheck(undefined); // local: where credentials would come from is worth knowing anyway
+    skipIfNone('auth.login', 'auth', 'Authentication');
+    skipIfNone('access', 'access', 'Repository access');
     return report();
   }
 
@@ -566,9 +562,10 @@ export async function runDoctor(registry: string, opts: DoctorOptions): Promise<
           const bearerErr = findChallenge(parseWwwAuthenticate(res.headers['www-authenticate']), 'bearer')?.params.error;
           const e = registryError(res.status, text, { registry: hp, what: `starting an upload to ${r}`, repo: r, sentAuth: !!authz, challengeError: bearerErr, scopes });
           const denied = res.status === 401 || res.status === 403;
+          const said = parseErrorBody(text).map((x) => `${x.code}${x.message ? ` (${x.message})` : ''}`).join('; ');
           add({
             id: 'access.push', area: 'access', status: 'fail', title: 'Push: start an upload',
-            finding: `push denied: POST /v2/${r}/blobs/uploads/ → ${res.status}${bearerErr ? ` (${bearerErr})` : ''}: ${e.message}`,
+            finding: `push denied: POST /v2/${r}/blobs/uploads/ → ${res.status}${bearerErr ? ` (${bearerErr})` : ''}${said ? `: ${said}` : ''}`,
             fix: denied ? (authz ? `the account lacks push on ${r}: ask the registry's administrator, or log in as a user who has it: dhe-cli login ${hp}` : `log in first: dhe-cli login ${hp}`) : e.hint,
             code: denied ? (bearerErr === 'insufficient_scope' || res.status === 403 ? 'INSUFFICIENT_SCOPE' : 'UNAUTHORIZED') : e.code,
             details: { status: res.status },
