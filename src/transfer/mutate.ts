@@ -14,7 +14,7 @@ import { DheError, fsError, isDheError } from '../errors.js';
 import { hostPlatform, parsePlatform, selectManifest, type Descriptor } from '../oci/index.js';
 import type { Reference } from '../reference/index.js';
 import type { ImageStore, Lease } from '../store/index.js';
-import { readStoredManifest } from './pull.js';
+import { platformString, readStoredManifest } from './pull.js';
 import { notLocalError } from './push.js';
 
 const CONFIG_CAP = 8 * 1024 * 1024;
@@ -37,6 +37,8 @@ export interface MutateResult {
   digest: string;
   /** Digest of the new config (the IMAGE ID). */
   configDigest: string;
+  /** Set when the source was a multi-platform index: the one platform ("os/arch[/variant]") the new image has. */
+  fromPlatform?: string;
 }
 
 export interface AppendResult extends MutateResult {
@@ -53,26 +55,26 @@ interface Loaded {
   manifestMediaType: string;
   config: Record<string, any>;
   /** The source was a multi-platform index: only this platform's image was used. */
-  fromIndex: boolean;
+  fromPlatform?: string;
 }
 
 async function loadImage(store: ImageStore, ref: Reference, platform?: string): Promise<Loaded> {
   const desc = await store.resolve(ref.toString());
   if (!desc) throw notLocalError(ref.familiar);
   let doc = await readStoredManifest(store, desc);
-  let fromIndex = false;
+  let fromPlatform: string | undefined;
   if (doc.parsed.kind === 'index') {
     const present: Descriptor[] = [];
     for (const c of doc.parsed.index.manifests) if (await store.hasBlob(c.digest)) present.push(c);
     const child = selectManifest({ ...doc.parsed.index, manifests: present }, platform ? parsePlatform(platform) : hostPlatform());
     doc = await readStoredManifest(store, child);
-    fromIndex = true;
+    fromPlatform = platformString(child.platform);
   }
   if (doc.parsed.kind !== 'image') throw new DheError('MALFORMED_MANIFEST', `nested index in ${ref.familiar}`);
   const manifest = JSON.parse(doc.bytes.toString('utf8')) as Record<string, any>;
   const configBytes = await store.readBlob(doc.parsed.manifest.config.digest, CONFIG_CAP);
   const config = JSON.parse(configBytes.toString('utf8')) as Record<string, any>;
-  return { manifest, manifestMediaType: doc.parsed.mediaType, config, fromIndex };
+  return { manifest, manifestMediaType: doc.parsed.mediaType, config, fromPlatform };
 }
 
 const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -86,7 +88,7 @@ async function saveImage(store: ImageStore, target: Reference, loaded: Loaded, l
   const man = sha256(manifestBytes);
   await store.writeBlob([manifestBytes], { digest: man, size: manifestBytes.length }, { lease });
   await store.setName(target.toString(), { mediaType: loaded.manifestMediaType, digest: man, size: manifestBytes.length });
-  return { digest: man, configDigest: cfg };
+  return { digest: man, configDigest: cfg, ...(loaded.fromPlatform ? { fromPlatform: loaded.fromPlatform } : {}) };
 }
 
 function keyValue(s: string, what: string): [string, string] {

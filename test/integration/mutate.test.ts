@@ -11,7 +11,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli } from '../helpers/cli.js';
-import { buildImage, fetchManifest, seedImage, tarOf, uniqueRepo, type BuiltImage } from '../helpers/images.js';
+import { buildImage, fetchManifest, seedImage, seedIndex, tarOf, uniqueRepo, type BuiltImage } from '../helpers/images.js';
 
 const h = getHarness();
 const plain = { url: h.plain.url };
@@ -106,6 +106,26 @@ describe('mutate', () => {
     const again = await inspect(target, other.env);
     expect(again.digest).toBe(changed.digest);
     expect(again.config.config).toEqual(expected);
+  });
+
+  it('from a multi-platform image, makes a single image of the platform asked for, and says so', async () => {
+    const repo = uniqueRepo('mut');
+    const amd = await buildImage({ layers: 1, platform: { os: 'linux', architecture: 'amd64' } });
+    const arm = await buildImage({ layers: 1, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+    await seedIndex(plain, repo, 'multi', [amd, arm]);
+    const home = freshHome();
+    const ref = `${h.plain.host}/${repo}:multi`;
+    expect((await runCli(['pull', '--all-platforms', ref], { env: home.env })).code).toBe(0);
+    const target = `${h.plain.host}/${repo}:arm-debug`;
+    const r = await runCli(['--platform', 'linux/arm64', 'mutate', ref, '-t', target, '--env', 'DEBUG=1'], { env: home.env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('multi-platform image: the new image is its linux/arm64/v8 image only');
+    const got = await inspect(target, home.env);
+    expect(got.manifest.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect((got.config as unknown as { architecture: string }).architecture).toBe('arm64');
+    expect(got.config.config.Env).toContain('DEBUG=1');
+    expect(got.manifest.layers.map((l) => l.digest)).toEqual(arm.layers.map((l) => l.digest));
   });
 
   it('refuses bad changes with exit 2 before touching the store, and says what is wrong', async () => {

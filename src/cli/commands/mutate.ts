@@ -28,6 +28,7 @@ export async function run(ctx: CommandContext, refText: string, opts: MutateFlag
   };
   const store = await openStore(ctx);
   const r = await mutateImage(store, source, target, changes, ctx.settings.platform);
+  if (r.fromPlatform) ctx.out.info(`${source.familiar} is a multi-platform image: the new image is its ${r.fromPlatform} image only (choose another with --platform)`);
   ctx.out.info(`Image ID: ${r.configDigest}`);
   ctx.out.result(target.toString());
   return 0;
