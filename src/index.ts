@@ -29,3 +29,4 @@ export {
   type StoreResult,
   type EraseResult,
 } from './auth/credentials/index.js';
+export { saveArchive, loadArchive, type SaveOptions, type SaveResult, type LoadOptions, type LoadResult, type ArchiveFormat } from './archive/index.js';

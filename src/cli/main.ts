@@ -186,6 +186,7 @@ Examples:
     .command('load')
     .description('read images from a docker save / skopeo / OCI archive (gzip or not) into the local store')
     .option('-i, --input <file>', 'archive to read (default stdin)')
+    .option('--name <ref>', 'name for the image when the archive names none (e.g. an OCI layout without ref names)')
     .addHelpText('after', '\nExamples:\n  dhe-cli load -i app.tar\n  docker save app:1.0 | dhe-cli load')
     .action(action(() => import('./commands/load.js')));
 
