@@ -62,6 +62,11 @@ export async function copyImage(src: Reference, dst: Reference, opts: CopyOption
     collect(top.digest, top.bytes, parsed.mediaType);
   }
 
+  if (dst.digest && dst.digest !== tagged.digest) {
+    throw new DheError('USAGE', `${src.familiar} is ${tagged.digest}, not the ${dst.digest} the destination names`, {
+      hint: 'leave the digest out of the destination, or name the source by that digest',
+    });
+  }
   emit({ type: 'push-start', reference: dst.toString(), repository: dst.name });
   const blobs = new Map<string, Descriptor>();
   const layerSet = new Set<string>();

@@ -159,6 +159,19 @@ describe('copy', () => {
     expect((await fetchManifest(plain, dstRepo, amd.manifest.digest)).status).toBe(404);
   });
 
+  it('a destination digest that is not the source digest is refused with exit 2 before anything is written', async () => {
+    const home = freshHome();
+    const srcRepo = uniqueRepo('copysrc');
+    const dstRepo = uniqueRepo('copydst');
+    await seedImage(plain, srcRepo, 'v1', await buildImage({ layers: 1 }));
+    const wrong = `sha256:${'1'.repeat(64)}`;
+    const r = await runCli(['copy', `${h.plain.host}/${srcRepo}:v1`, `${h.plain.host}/${dstRepo}@${wrong}`], { env: home.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^Error: .*not the ${wrong}`, 'm'));
+    expect(r.stdout).toBe('');
+    expect((await fetchManifest(plain, dstRepo, wrong)).status).toBe(404);
+  });
+
   it('a missing source exits 5 and says what is missing', async () => {
     const home = freshHome();
     const repo = uniqueRepo('copymiss');

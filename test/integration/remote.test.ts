@@ -98,6 +98,11 @@ describe('catalog', () => {
     expect(t.stderr).toBe('');
     expect(t.code).toBe(0);
     expect(t.stdout.split('\n')).toContain(trepo);
+
+    // a user without registry:catalog:* is told what permission it takes
+    const denied = await runCli(['catalog', h.token.host], { env: homeWith({ [h.token.host]: h.users.pullonly }).env });
+    expect(denied.code).toBe(3);
+    expect(denied.stderr).toMatch(/^Hint: .*registry:catalog:\*.*dhe-cli tags/m);
   });
 });
 

@@ -1,3 +1,4 @@
+import { isDheError } from '../../errors.js';
 import { normalizeRegistry } from '../../reference/index.js';
 import type { CommandContext } from '../context.js';
 import { clientFor } from '../session.js';
@@ -6,7 +7,17 @@ export async function run(ctx: CommandContext, registryText: string, opts: { for
   const registry = normalizeRegistry(registryText.replace(/^https?:\/\//, '').replace(/\/+$/, ''));
   const client = clientFor(ctx, registry);
   try {
-    const repositories = await client.catalog();
+    let repositories: string[];
+    try {
+      repositories = await client.catalog();
+    } catch (e) {
+      if (isDheError(e) && (e.code === 'INSUFFICIENT_SCOPE' || e.code === 'DENIED')) {
+        throw e.withHint(
+          `listing the catalog needs the registry:catalog:* permission, which most registries give only to administrators; log in as one (dhe-cli login ${registry}), or list a repository's tags with 'dhe-cli tags ${registry}/REPO'`,
+        );
+      }
+      throw e;
+    }
     if (opts.format === 'json') ctx.out.json({ registry, repositories });
     else for (const r of repositories) ctx.out.result(r);
     return 0;
