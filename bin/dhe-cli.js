@@ -1,6 +1,32 @@
 #!/usr/bin/env node
-// Tiny launcher: everything lives in the built CLI (dist/cli/main.js).
-import { main } from '../dist/cli/main.js';
-main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+// Tiny launcher: everything lives in the built CLI (dist/cli/main.js), loaded only when needed.
+
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+
+const args = process.argv.slice(2);
+
+// `dhe-cli --version` / `-v` alone: answer from package.json without loading the CLI (commander and friends),
+// so scripts that probe the version pay only for node's own start-up. Same output as commander's: "X.Y.Z\n".
+let version;
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+  try {
+    version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    version = undefined; // let the CLI answer
+  }
+}
+
+if (typeof version === 'string') {
+  process.stdout.write(`${version}\n`);
+} else {
+  // The HTTP parser (undici's llhttp) is WebAssembly. V8 first compiles it with its baseline compiler (Liftoff),
+  // then re-compiles hot functions with TurboFan on background threads; in a short-lived CLI that tier-up costs
+  // ~35 MB of peak RSS and holds the exit for a few hundred ms while it finishes (bench/: a 50-layer re-pull peaks
+  // at 104 MB with it, 69 MB without). Parsing is a small share of a transfer, so baseline code is enough here.
+  // Only for the CLI process (the library leaves V8 alone), and only on Node versions known to have the flag.
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= 18 && major <= 24) setFlagsFromString('--liftoff-only');
+  const { main } = await import('../dist/cli/main.js');
+  process.exitCode = await main(process.argv);
+}

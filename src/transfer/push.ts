@@ -161,7 +161,7 @@ export async function pushImage(ref: Reference, opts: PushOptions): Promise<Push
     if (put.digest && put.digest !== tagged.digest) {
       throw new DheError('DIGEST_MISMATCH', `the registry stored the manifest as ${put.digest}, expected ${tagged.digest}`);
     }
-    for (const d of blobs.keys()) await store.addSource(d, ref.name);
+    await store.addSources([...blobs.keys()].map((d): [string, string] => [d, ref.name]));
     emit({ type: 'manifest-pushed', tag: tagOrDigest, digest: tagged.digest, size: tagged.bytes.length });
   } finally {
     await lease.release();
