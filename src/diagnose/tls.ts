@@ -318,15 +318,17 @@ export async function certificateChecks(ctx: TlsCheckContext, probe: TlsProbe): 
     searched.push({ path: c.dir, exists: true, used: true, caFiles: crts, trusts: !!anchor });
   }
   const ae = probe.authorizationError;
-  const verified = !ae || TIME_ERRORS.has(ae);
   const trustedBy = sources.filter((s) => s.anchor).map((s) => s.label);
+  // OpenSSL reports only its last error: an expired certificate from an unknown CA says CERT_HAS_EXPIRED, so a
+  // time error counts as trusted only when one of the sources anchors the chain.
+  const verified = !ae || (TIME_ERRORS.has(ae) && trustedBy.length > 0);
   const details = { verifyError: ae, trustedBy, certsDirs: searched, insecure: material.insecure };
   if (verified) {
     checks.push({ id: id('trust'), area: 'tls', status: 'pass', title: title('Trust'), finding: `verified: trusted by ${trustedBy.join(', ') || 'the configured CAs'}`, notes, details });
   } else if (material.insecure) {
-    checks.push({ id: id('trust'), area: 'tls', status: 'warn', title: title('Trust'), finding: `not verifiable (${ae}: issuer ${dn(top.issuer)}); verification is off because ${t.hostport} is an insecure registry`, fix: trustFix(ctx, dn(top.issuer)).replace(/; as a last resort.*$/, ', then drop --insecure-registry'), notes, details });
+    checks.push({ id: id('trust'), area: 'tls', status: 'warn', title: title('Trust'), finding: `not trusted (issuer ${dn(top.issuer)}); verification is off because ${t.hostport} is an insecure registry`, fix: trustFix(ctx, dn(top.issuer)).replace(/; as a last resort.*$/, ', then drop --insecure-registry'), notes, details });
   } else {
-    const what = ae === 'DEPTH_ZERO_SELF_SIGNED_CERT' ? `the certificate is self-signed (${dn(leaf.subject)}) and not trusted` : `x509: certificate signed by unknown authority (issuer: ${dn(top.issuer)})`;
+    const what = ae === 'DEPTH_ZERO_SELF_SIGNED_CERT' || (chain.length === 1 && leafSelf) ? `the certificate is self-signed (${dn(leaf.subject)}) and not trusted` : `x509: certificate signed by unknown authority (issuer: ${dn(top.issuer)})`;
     checks.push({
       id: id('trust'), area: 'tls', status: 'fail', title: title('Trust'),
       finding: `${what}; searched: ${sources.map((s) => s.label.replace(/ \(\d+\)$/, '')).concat(cands.filter((c) => !c.used).map((c) => displayPath(c.dir, ctx.env))).join(', ')}`,

@@ -102,6 +102,21 @@ describe('doctor: TLS failures name the cause and the fix (exit 4)', () => {
     const date = h.expired.notAfter.replace(/\.\d{3}Z$/, 'Z');
     expect(line(r.stdout, '✖', 'Expiry')).toContain(`expired on ${date}`);
     expect(fixOf(r.stdout, '✖', 'Expiry')).toContain('must be renewed');
+    // OpenSSL reports CERT_HAS_EXPIRED even when the CA is unknown too: both are said
+    const noCa = await doctor([h.expired.host], hm);
+    expect(noCa.code).toBe(4);
+    expect(line(noCa.stdout, '✖', 'Trust')).toContain('unknown authority');
+    expect(line(noCa.stdout, '✖', 'Expiry')).toContain(`expired on ${date}`);
+  });
+
+  it('--insecure-registry: an untrusted certificate is a warning, and the rest is checked', async () => {
+    const hm = freshHome();
+    const host = h.untrusted.host;
+    const r = await doctor([host], hm, { DHE_INSECURE_REGISTRIES: host });
+    expect(line(r.stdout, '!', 'Trust')).toContain(`verification is off because ${host} is an insecure registry`);
+    expect(fixOf(r.stdout, '!', 'Trust')).toContain('then drop --insecure-registry');
+    expect(line(r.stdout, '✔', 'Registry API (/v2/)')).toContain('→ 200');
+    expect(r.code).toBe(0);
   });
 
   it('client certificate required: says where it looked; passes with client.cert/client.key in certs.d', async () => {
