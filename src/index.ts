@@ -30,3 +30,4 @@ export {
   type EraseResult,
 } from './auth/credentials/index.js';
 export { saveArchive, loadArchive, type SaveOptions, type SaveResult, type LoadOptions, type LoadResult, type ArchiveFormat } from './archive/index.js';
+export * from './diagnose/index.js';

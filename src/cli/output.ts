@@ -76,6 +76,10 @@ export class Output {
     const err = toDheError(e);
     this.stderr.write(this.paint.red('Error: ') + redactText(oneLine(err.message)) + '\n');
     if (err.hint) this.stderr.write(this.paint.dim('Hint: ') + redactText(oneLine(err.hint)) + '\n');
+    const host = err.details?.host ?? err.details?.registry;
+    if ((err.exitCode === 3 || err.exitCode === 4 || err.exitCode === 6) && typeof host === 'string' && host) {
+      this.stderr.write(`Run 'dhe-cli doctor ${host}' for a full diagnosis.\n`);
+    }
     if (this.debug) {
       const stack = (e instanceof Error ? e.stack : undefined) ?? String(e);
       this.stderr.write(redactText(stack) + '\n');

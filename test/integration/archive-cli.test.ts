@@ -18,7 +18,7 @@ async function tarFile(path: string, entries: Array<{ name: string; body?: strin
   p.on('data', (c: unknown) => {
     chunks.push(c as Buffer);
   });
-  const done = new Promise((r) => p.on('end', r));
+  const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const e of entries) {
     if (e.type === 'symlink') p.entry({ name: e.name, type: 'symlink', linkname: e.linkname });
     else p.entry({ name: e.name }, e.body ?? '');
