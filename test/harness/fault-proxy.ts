@@ -2,9 +2,11 @@
 // Each rule matches requests (method, path) and fires a number of times: reset the connection after N bytes of
 // the response body (or of the request body), answer a status (503 + Retry-After, 429, 500...), stall, flip a
 // byte, redirect blob GETs to a second server of another origin (which records whether Authorization reached it),
-// or refuse request bodies over N bytes with 413. It can also demand Basic credentials itself, so that tests can
-// see where Authorization goes. Every request is recorded in `hits`.
+// or refuse request bodies over N bytes with 413, or truncate a body cleanly (a shorter Content-Length). It can also
+// demand Basic credentials itself, so that tests can see where Authorization goes, or pass the client's
+// Authorization on to a registry that wants it (token auth). Every request is recorded in `hits`.
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type FaultKind =
@@ -14,6 +16,8 @@ export type FaultKind =
   | { kind: 'stall'; ms?: number; afterBytes?: number }
   | { kind: 'flip-byte'; offset: number }
   | { kind: 'redirect' }
+  /** Answers the upstream's status with only the first `bytes` bytes of its body, and a Content-Length saying so. */
+  | { kind: 'truncate'; bytes: number }
   | { kind: 'body-limit'; maxBytes: number };
 
 export type FaultRule = FaultKind & {
@@ -55,6 +59,11 @@ export interface FaultProxy {
 export interface FaultProxyOptions {
   /** Answer 401 `Basic realm="fault-proxy"` unless these credentials are sent (never forwarded upstream). */
   basicAuth?: { username: string; password: string };
+  /**
+   * Pass the client's Authorization header on to the upstream (for a token-auth upstream). The storage server of
+   * a redirect then fetches with the Authorization the registry got, as a presigned URL would allow it to.
+   */
+  forwardAuthorization?: boolean;
 }
 
 function matches(rule: FaultRule, req: IncomingMessage): boolean {
@@ -71,10 +80,10 @@ function listen(server: Server): Promise<number> {
   });
 }
 
-function forwardHeaders(req: IncomingMessage): Record<string, string | string[]> {
+function forwardHeaders(req: IncomingMessage, withAuthorization = false): Record<string, string | string[]> {
   const h: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined || k === 'authorization' || k === 'connection' || k === 'proxy-connection') continue;
+    if (v === undefined || (k === 'authorization' && !withAuthorization) || k === 'connection' || k === 'proxy-connection') continue;
     h[k] = v;
   }
   return h;
@@ -87,6 +96,8 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
   const sockets = new Set<Socket>();
   const storageRequests: StorageServer['requests'] = [];
   const timers = new Set<NodeJS.Timeout>();
+  /** Redirect signatures → the Authorization the registry got with the redirected request (upstream use only). */
+  const tickets = new Map<string, string | undefined>();
 
   // The second origin: serves blobs it fetches from the upstream registry (anonymously).
   const storageServer = createServer((req, res) => {
@@ -96,8 +107,16 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
       res.writeHead(404).end();
       return;
     }
+    const ticket = new URL(req.url ?? '/', 'http://x').searchParams.get('X-Amz-Signature') ?? '';
+    const upAuth = opts.forwardAuthorization ? tickets.get(ticket) : undefined;
     const up = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: `/v2/${decodeURIComponent(m[1]!)}/blobs/${m[2]}`, headers: req.headers.range ? { range: req.headers.range } : {} },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: `/v2/${decodeURIComponent(m[1]!)}/blobs/${m[2]}`,
+        headers: { ...(req.headers.range ? { range: req.headers.range } : {}), ...(upAuth ? { authorization: upAuth } : {}) },
+      },
       (ur) => {
         res.writeHead(ur.statusCode ?? 502, { 'content-type': 'application/octet-stream', ...(ur.headers['content-length'] ? { 'content-length': ur.headers['content-length'] } : {}), ...(ur.headers['content-range'] ? { 'content-range': ur.headers['content-range'] } : {}) });
         ur.pipe(res);
@@ -163,7 +182,9 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
       if (m) {
         hit.status = 307;
         req.resume();
-        res.writeHead(307, { location: `${storageUrl}/blobs/${encodeURIComponent(m[1]!)}/${m[2]}?X-Amz-Signature=secret-signature` });
+        const ticket = `secret-signature-${randomUUID()}`;
+        tickets.set(ticket, req.headers.authorization);
+        res.writeHead(307, { location: `${storageUrl}/blobs/${encodeURIComponent(m[1]!)}/${m[2]}?X-Amz-Signature=${ticket}` });
         res.end();
         return;
       }
@@ -182,14 +203,32 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
   });
 
   function forward(req: IncomingMessage, res: ServerResponse, hit: Hit, fire: FaultRule | undefined): void {
+    let truncated = false;
     const up = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: forwardHeaders(req) },
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: forwardHeaders(req, opts.forwardAuthorization) },
       (ur) => {
         hit.status = ur.statusCode;
-        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        if (fire?.kind === 'truncate') {
+          const headers = { ...ur.headers, 'content-length': String(fire.bytes) };
+          delete headers['transfer-encoding'];
+          res.writeHead(ur.statusCode ?? 502, headers);
+        } else {
+          res.writeHead(ur.statusCode ?? 502, ur.headers);
+        }
         let sent = 0;
         ur.on('data', (chunk: Buffer) => {
           let c = chunk;
+          if (fire?.kind === 'truncate') {
+            const part = c.subarray(0, Math.max(0, fire.bytes - sent));
+            sent += part.length;
+            if (part.length) res.write(part);
+            if (sent >= fire.bytes && !truncated) {
+              truncated = true;
+              res.end();
+              ur.destroy();
+            }
+            return;
+          }
           if (fire?.kind === 'flip-byte' && fire.offset >= sent && fire.offset < sent + c.length) {
             c = Buffer.from(c);
             c[fire.offset - sent] = c[fire.offset - sent]! ^ 0xff;
@@ -219,10 +258,14 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
           res.write(c);
         });
         ur.on('end', () => res.end());
-        ur.on('error', () => res.destroy());
+        ur.on('error', () => {
+          if (!truncated) res.destroy();
+        });
       },
     );
-    up.on('error', () => res.destroy());
+    up.on('error', () => {
+      if (!truncated) res.destroy();
+    });
     if (fire?.kind === 'reset-request-after') {
       let got = 0;
       req.on('data', (c: Buffer) => {

@@ -509,6 +509,18 @@ export async function tokenLog(tokenServerUrl: string, caCertPath?: string, sinc
   }
 }
 
+/** Test-only: the access and refresh tokens a token server issued, from index `since` on; `next` = the next index. */
+export async function issuedTokens(tokenServerUrl: string, caCertPath?: string, since = 0): Promise<{ next: number; tokens: string[] }> {
+  const dispatcher = dispatcherFor(tokenServerUrl, caCertPath);
+  try {
+    const res = await fetch(`${tokenServerUrl}/_issued?since=${since}`, dispatcher ? { dispatcher } : {});
+    if (!res.ok) throw new Error(`issued tokens: HTTP ${res.status}`);
+    return (await res.json()) as { next: number; tokens: string[] };
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
 /** Makes the token server stop listening for `ms` milliseconds (connection refused), then listen again. */
 export async function tokenServerDown(tokenServerUrl: string, ms: number, caCertPath?: string): Promise<void> {
   const dispatcher = dispatcherFor(tokenServerUrl, caCertPath);

@@ -3,6 +3,8 @@
 // and access rules: `full` may do anything, `pullonly` may pull, anonymous may pull under `public/`.
 // It grants the intersection of what was asked and what is allowed (never 401 for asking too much).
 // Request log at GET /_log (no secrets); POST /_control/down?ms=N stops listening for N ms (then comes back).
+// Test-only: GET /_issued?since=N lists the access and refresh tokens it issued (so tests can check that no output
+// ever shows one); it is served on the loopback URL only, never through nginx (which proxies /auth/v2/token only).
 import { createSign, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -32,6 +34,8 @@ export interface TokenServer {
   port: number;
   /** The in-process request log (same as GET /_log). */
   log(): TokenLogEntry[];
+  /** Every access and refresh token issued so far, oldest first (same as GET /_issued). */
+  issued(): string[];
   /** Stop listening (connections are closed); `start()` listens again on the same port. */
   pause(): Promise<void>;
   start(): Promise<void>;
@@ -116,6 +120,8 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
   const expiresIn = opts.expiresIn ?? 300;
   const refreshTokens = new Map<string, Role>();
   const entries: TokenLogEntry[] = [];
+  /** Secrets handed out (access tokens, refresh tokens), for tests that grep output for them. */
+  const issued: string[] = [];
   let seq = 0;
 
   function sign(user: string | null, aud: string, access: Scope[]): string {
@@ -250,9 +256,11 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     entry.scopesGranted = granted.filter((s) => s.actions.length > 0).map(formatScope);
 
     const token = sign(user, service ?? opts.service, granted);
+    issued.push(token);
     if (entry.offline && user !== null && refreshToken === undefined) {
       refreshToken = randomBytes(24).toString('base64url');
       refreshTokens.set(refreshToken, role);
+      issued.push(refreshToken);
     }
     const body: Record<string, unknown> = {
       token,
@@ -280,6 +288,10 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     if (path === '/_log' && req.method === 'GET') {
       const since = Number(url.searchParams.get('since') ?? '0');
       return json(res, 200, entries.filter((e) => e.seq > since));
+    }
+    if (path === '/_issued' && req.method === 'GET') {
+      const since = Math.max(0, Number(url.searchParams.get('since') ?? '0') || 0);
+      return json(res, 200, { next: issued.length, tokens: issued.slice(since) });
     }
     if (path === '/_control/down' && req.method === 'POST') {
       const ms = Math.min(Number(url.searchParams.get('ms') ?? '5000'), 120_000);
@@ -342,6 +354,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     url: `${scheme}://127.0.0.1:${port}`,
     port,
     log: () => entries.slice(),
+    issued: () => issued.slice(),
     pause,
     start,
     stop: pause,

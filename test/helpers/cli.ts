@@ -1,10 +1,14 @@
 // Runs the built CLI (bin/dhe-cli.js → dist/) as a user would, in a child process, and captures what they see.
+// Every run is also checked for secrets: when its stdout or stderr shows a harness password (or its Basic value)
+// or any token the harness's token servers issued, the run rejects and the test fails (--debug runs included).
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
+import { issuedSecrets } from '../harness/index.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/dhe-cli.js', import.meta.url));
 
@@ -20,6 +24,50 @@ export interface CliOptions {
   input?: string;
   timeoutMs?: number;
   cwd?: string;
+  /** More secrets this run must never print (e.g. a private harness's or a fault proxy's passwords). */
+  secrets?: string[];
+}
+
+interface Secret {
+  what: string;
+  value: string;
+}
+
+/** What no output may show: the harness users' passwords and Basic values, and every token issued so far. */
+export async function knownSecrets(extra: string[] = []): Promise<Secret[]> {
+  const out: Secret[] = extra.filter((v) => v.length >= 6).map((value) => ({ what: 'a secret given by the test', value }));
+  const h = inject('harness');
+  if (!h) return out;
+  for (const [role, u] of Object.entries(h.users)) {
+    out.push({ what: `the ${role} user's password`, value: u.password });
+    out.push({ what: `the ${role} user's Basic credentials`, value: Buffer.from(`${u.username}:${u.password}`).toString('base64') });
+  }
+  for (const t of await issuedSecrets()) {
+    const parts = t.split('.');
+    if (parts.length === 3) {
+      out.push({ what: 'an issued access token', value: t });
+      // the claims and the signature are unique to one token; a trace cut short must not show them either
+      out.push({ what: "an issued access token's claims", value: parts[1]! });
+      out.push({ what: "an issued access token's signature", value: parts[2]! });
+    } else {
+      out.push({ what: 'an issued refresh token', value: t });
+    }
+  }
+  return out;
+}
+
+/** Throws when `text` shows one of `secrets` (saying which, never the secret itself). */
+export function assertNoSecrets(secrets: Secret[], streams: Record<string, string>, label: string): void {
+  for (const [name, text] of Object.entries(streams)) {
+    for (const s of secrets) {
+      const at = text.indexOf(s.value);
+      if (at >= 0) {
+        const line = text.slice(text.lastIndexOf('\n', at) + 1, at);
+        const safeLabel = secrets.reduce((l, x) => l.split(x.value).join('[secret]'), label);
+        throw new Error(`secret leak: ${s.what} appeared on ${name} of \`${safeLabel}\`, after: ${JSON.stringify(line.slice(-120))}`);
+      }
+    }
+  }
 }
 
 /** A fresh config + store folder for one test, with CI=true so output is plain. */
@@ -51,7 +99,12 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      knownSecrets(opts.secrets)
+        .then((secrets) => {
+          assertNoSecrets(secrets, { stdout, stderr }, `dhe-cli ${args.join(' ')}`);
+          resolve({ code, signal, stdout, stderr });
+        })
+        .catch(reject);
     });
     child.stdin.end(opts.input ?? '');
   });
