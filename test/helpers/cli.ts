@@ -2,7 +2,7 @@
 // Every run is also checked for secrets: when its stdout or stderr shows a harness password (or its Basic value)
 // or any token the harness's token servers issued, the run rejects and the test fails (--debug runs included).
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,18 +83,24 @@ export function freshHome(): { config: string; store: string; env: Record<string
 }
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
+  return startCli(args, opts).result;
+}
+
+/** Starts the CLI and hands back the child (to signal it) and its result (checked for secrets like runCli's). */
+export function startCli(args: string[], opts: CliOptions = {}): { child: ChildProcess; output: () => { stdout: string; stderr: string }; result: Promise<CliResult> } {
+  let child!: ChildProcess;
+  let stdout = '';
+  let stderr = '';
+  const result = new Promise<CliResult>((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env };
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-    const child = spawn(process.execPath, [BIN, ...args], {
+    child = spawn(process.execPath, [BIN, ...args], {
       env: env as NodeJS.ProcessEnv,
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -106,6 +112,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
         })
         .catch(reject);
     });
-    child.stdin.end(opts.input ?? '');
+    child.stdin!.end(opts.input ?? '');
   });
+  return { child, output: () => ({ stdout, stderr }), result };
 }
