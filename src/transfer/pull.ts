@@ -157,6 +157,7 @@ export async function pullImage(ref: Reference, opts: PullOptions): Promise<Pull
   const lease = await store.lease([...blobs.keys(), ...images.map((i) => i.digest), top.digest]);
   let downloadedBlobs = 0;
   let downloadedBytes = 0;
+  const writtenHere: string[] = [];
   try {
     const layerDigests = new Set(images.flatMap((i) => i.manifest.layers.map((l) => l.digest)));
     await runPool(
@@ -185,6 +186,7 @@ export async function pullImage(ref: Reference, opts: PullOptions): Promise<Pull
           },
         );
         if (!written.existed) {
+          writtenHere.push(desc.digest);
           downloadedBlobs++;
           downloadedBytes += written.size;
         }
@@ -201,6 +203,14 @@ export async function pullImage(ref: Reference, opts: PullOptions): Promise<Pull
     const source = ref.name;
     // One locked read-modify-write of the sources file for all blobs (not one per blob: 50 layers = 50 fsyncs).
     await store.addSources([...blobs.keys()].map((d): [string, string] => [d, source]));
+  } catch (e) {
+    // An integrity failure means this registry served content that is not what its manifest says: keep nothing
+    // of this pull (blobs that were already in the store, or that another name or pull needs, stay). After a
+    // network failure the completed blobs stay, so the next pull does not fetch them again.
+    if (e instanceof DheError && e.exitCode === 7 && writtenHere.length > 0) {
+      await store.discardBlobs(writtenHere, { ownLease: lease }).catch(() => 0);
+    }
+    throw e;
   } finally {
     await lease.release();
   }
