@@ -9,6 +9,7 @@ import type { Credential } from './types.js';
 
 export const TOKEN_BODY_LIMIT = 256 * 1024;
 export const DEFAULT_TOKEN_LIFETIME_S = 60;
+export const MAX_TOKEN_LIFETIME_S = 366 * 24 * 3600;
 export const CLIENT_ID = 'dhe-cli';
 
 export interface TokenResult {
@@ -183,8 +184,11 @@ export async function fetchToken(transport: Transport, req: TokenRequest, policy
   if (!token) {
     throw new DheError('TOKEN_ERROR', `the token server at ${realm.host} sent no token`, { hint: 'the registry\'s auth service is misconfigured' });
   }
-  let life = typeof j.expires_in === 'number' && j.expires_in > 0 ? j.expires_in : DEFAULT_TOKEN_LIFETIME_S;
-  if (life < DEFAULT_TOKEN_LIFETIME_S && !(typeof j.expires_in === 'number')) life = DEFAULT_TOKEN_LIFETIME_S;
+  // A lifetime we can count with: at least 1 s (5e-324 would make every token stale at once), at most a year.
+  const life =
+    typeof j.expires_in === 'number' && Number.isFinite(j.expires_in) && j.expires_in > 0
+      ? Math.min(Math.max(j.expires_in, 1), MAX_TOKEN_LIFETIME_S)
+      : DEFAULT_TOKEN_LIFETIME_S;
   const refreshToken = typeof j.refresh_token === 'string' && j.refresh_token ? j.refresh_token : undefined;
   return { token, issuedAt, expiresAt: issuedAt + life * 1000, refreshToken, scopes: req.scopes };
 }

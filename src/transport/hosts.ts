@@ -13,23 +13,56 @@ export function splitHostPort(hostport: string): { host: string; port?: number }
   return { host: hostport };
 }
 
+/** The 16 bytes of an IPv6 address (any spelling: "::", embedded dotted IPv4), or undefined. */
+export function ipv6Bytes(addr: string): number[] | undefined {
+  const h = addr.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  if (isIP(h) !== 6) return undefined;
+  let text = h;
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted[1]!.split('.').map(Number) as [number, number, number, number];
+    text = text.slice(0, -dotted[1]!.length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const parse = (s: string) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
+  const hi = parse(head);
+  const lo = tail === undefined ? [] : parse(tail);
+  const groups = tail === undefined ? hi : [...hi, ...Array<number>(8 - hi.length - lo.length).fill(0), ...lo];
+  if (groups.length !== 8 || groups.some((g) => !Number.isInteger(g) || g < 0 || g > 0xffff)) return undefined;
+  return groups.flatMap((g) => [g >> 8, g & 0xff]);
+}
+
+/** The IPv4 address inside an IPv4-mapped (::ffff:0:0/96), IPv4-compatible (::/96) or NAT64 (64:ff9b::/96) one. */
+function embeddedIpv4(b: number[]): string | undefined {
+  const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
+  const mapped = zero(0, 10) && b[10] === 0xff && b[11] === 0xff;
+  const compatible = zero(0, 12) && !zero(12, 16);
+  const nat64 = b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12);
+  return mapped || compatible || nat64 ? b.slice(12).join('.') : undefined;
+}
+
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   if (isIP(h) === 4) return h.startsWith('127.');
-  if (h.startsWith('::ffff:127.')) return true;
-  return false;
+  const b = ipv6Bytes(h);
+  if (!b) return false;
+  if (b.slice(0, 15).every((x) => x === 0) && b[15] === 1) return true; // ::1
+  const v4 = embeddedIpv4(b);
+  return v4 !== undefined && b[10] === 0xff && v4.startsWith('127.');
 }
 
 /** Link-local / cloud metadata addresses a token realm must never point at. */
 export function isMetadataHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
   if (isIP(h) === 4) return h.startsWith('169.254.');
-  if (isIP(h) === 6) {
-    if (h === 'fd00:ec2::254') return true;
-    if (/^fe[89ab][0-9a-f]?:/.test(h)) return true; // fe80::/10 link-local
-    if (h.startsWith('::ffff:169.254.')) return true;
+  const b = ipv6Bytes(h);
+  if (b) {
+    // fd00:ec2::254 (AWS over IPv6)
+    if (b[0] === 0xfd && b[1] === 0x00 && b[2] === 0x0e && b[3] === 0xc2 && b.slice(4, 14).every((x) => x === 0) && b[14] === 0x02 && b[15] === 0x54) return true;
+    if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return true; // fe80::/10 link-local
+    const v4 = embeddedIpv4(b);
+    return v4 !== undefined && v4.startsWith('169.254.');
   }
   return h === 'metadata.google.internal' || h === 'metadata';
 }
