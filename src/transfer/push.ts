@@ -100,6 +100,34 @@ export async function pushImage(ref: Reference, opts: PushOptions): Promise<Push
     }
   }
 
+  const tagOrDigest = ref.tag ?? ref.digest ?? 'latest';
+  const putAs = ref.digest && !ref.tag ? tagged.digest : tagOrDigest;
+
+  // An unchanged image: when the registry already serves this very manifest under the tag (or digest), it holds
+  // every blob and child manifest it references (a registry refuses a manifest whose blobs it lacks), so one HEAD
+  // replaces a HEAD per blob and the manifest PUT. Anything else (404, a different digest, a refused or failed
+  // HEAD) takes the normal path below.
+  const already = await client.headManifest(ref.repository, putAs, { signal: opts.signal }).catch((e: unknown) => {
+    if (opts.signal?.aborted) throw e;
+    return null;
+  });
+  if (already?.digest === tagged.digest) {
+    for (const d of blobs.values()) {
+      if (layerDigests.has(d.digest)) emit({ type: 'layer', id: shortId(d.digest), digest: d.digest, size: d.size, status: 'layer-exists' });
+    }
+    await store.addSources([...blobs.keys()].map((d): [string, string] => [d, ref.name]));
+    emit({ type: 'manifest-pushed', tag: tagOrDigest, digest: tagged.digest, size: tagged.bytes.length });
+    return {
+      reference: name,
+      digest: tagged.digest,
+      size: tagged.bytes.length,
+      mediaType: tagged.mediaType,
+      pushedBlobs: 0,
+      mountedBlobs: 0,
+      existingBlobs: blobs.size,
+    };
+  }
+
   let pushedBlobs = 0;
   let mountedBlobs = 0;
   let existingBlobs = 0;
@@ -149,7 +177,6 @@ export async function pushImage(ref: Reference, opts: PushOptions): Promise<Push
       opts.signal,
     );
 
-    const tagOrDigest = ref.tag ?? ref.digest ?? 'latest';
     if (images.length > 1 || tagged.digest !== images[0]?.desc.digest) {
       for (const img of images) {
         opts.signal?.throwIfAborted();
@@ -157,7 +184,7 @@ export async function pushImage(ref: Reference, opts: PushOptions): Promise<Push
       }
     }
     opts.signal?.throwIfAborted();
-    const put = await client.putManifest(ref.repository, ref.digest && !ref.tag ? tagged.digest : tagOrDigest, tagged.bytes, tagged.mediaType);
+    const put = await client.putManifest(ref.repository, putAs, tagged.bytes, tagged.mediaType);
     if (put.digest && put.digest !== tagged.digest) {
       throw new DheError('DIGEST_MISMATCH', `the registry stored the manifest as ${put.digest}, expected ${tagged.digest}`);
     }
