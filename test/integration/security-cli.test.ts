@@ -103,3 +103,51 @@ describe('Authorization on a redirect to another origin, through the CLI', () =>
     expect(pull.stderr).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/);
   });
 });
+
+describe('responses read into memory are size-capped, through the CLI', () => {
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await startFaultProxy(h.plain.url);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+  const big = (n: number) => `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","pad":"${'x'.repeat(n)}"}`;
+
+  for (const chunked of [false, true]) {
+    it(`a manifest above 4 MiB (${chunked ? 'chunked, no length' : 'Content-Length'}) is refused: exit 7, nothing stored`, async () => {
+      const repo = uniqueRepo('cap');
+      proxy.add({
+        kind: 'status',
+        status: 200,
+        method: 'GET',
+        path: `/v2/${repo}/manifests/`,
+        headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json', ...(chunked ? { 'transfer-encoding': 'chunked' } : {}) },
+        body: big(6 * 1024 * 1024),
+      });
+      const home = freshHome();
+      const r = await runCli(['pull', `${proxy.host}/${repo}:v1`], { env: home.env });
+      expect(r.code).toBe(7);
+      expect(r.stderr).toMatch(/^Error: manifest .* (is \d+ bytes, above|is larger than) .*4194304/m);
+      expect((await runCli(['images', '-q'], { env: home.env })).stdout).toBe('');
+    });
+  }
+
+  it('an error body of 16 MiB is not read whole: the 404 is reported (exit 5) from what fits', async () => {
+    const repo = uniqueRepo('cap');
+    proxy.add({
+      kind: 'status',
+      status: 404,
+      method: 'GET',
+      path: `/v2/${repo}/manifests/`,
+      body: `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":"${'y'.repeat(16 * 1024 * 1024)}"}]}`,
+    });
+    const home = freshHome();
+    const t = Date.now();
+    const r = await runCli(['pull', `${proxy.host}/${repo}:v1`], { env: home.env });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/^Error: /m);
+    expect(r.stderr.length).toBeLessThan(2000);
+    expect(Date.now() - t).toBeLessThan(10_000);
+  });
+});
