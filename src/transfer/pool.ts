@@ -1,6 +1,8 @@
 // Runs async jobs with at most `limit` at once. The first failure aborts the others (through `signal`) and is
 // thrown once all started jobs have settled, so nothing is left running behind the caller's back.
 
+import { setMaxListeners } from 'node:events';
+
 export async function runPool<T>(
   items: readonly T[],
   limit: number,
@@ -8,6 +10,8 @@ export async function runPool<T>(
   parent?: AbortSignal,
 ): Promise<void> {
   const controller = new AbortController();
+  // Every running job hangs a few abort listeners on this signal (its request, its file write): not a leak.
+  setMaxListeners(Math.max(10, 4 * limit), controller.signal);
   const onAbort = () => controller.abort(parent?.reason);
   if (parent?.aborted) throw parent.reason;
   parent?.addEventListener('abort', onAbort, { once: true });
