@@ -598,6 +598,10 @@ export class RegistryClient {
       out.end();
     };
     run().catch((e: unknown) => {
+      // The consumer may not listen yet (e.g. a generator that attaches when first read): an 'error' event without
+      // a listener would crash the process. The error stays on the stream (`errored`), where finished(),
+      // pipeline() and async iteration report it.
+      if (out.listenerCount('error') === 0) out.on('error', () => undefined);
       out.destroy(isDheError(e) ? e : new DheError('NETWORK', `download of ${desc.digest} failed: ${(e as Error).message}`, { cause: e }));
     });
     return out;
