@@ -17,13 +17,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
 import http from 'node:http';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(root, 'bin', 'dhe-cli.js');
+let BIN = join(root, 'bin', 'dhe-cli.js');
 const MiB = 1024 * 1024;
 const KiB = 1024;
 
@@ -48,6 +48,7 @@ function parseArgs(argv) {
     else if (a.startsWith('--only')) o.only = val().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a.startsWith('--json')) o.json = val();
     else if (a.startsWith('--concurrency')) o.concurrency = val();
+    else if (a.startsWith('--bin')) o.bin = val();
     else if (a === '-h' || a === '--help') usage();
     else usage(`unknown option ${a}`);
   }
@@ -62,6 +63,7 @@ function usage(err) {
          images (1g, 200m, 50l) or "version"
   --quick  small images (32 MiB / 10 MiB / 50 x ~10 KiB) and 1 run unless --runs is given
   --concurrency N  passed to dhe-cli as --concurrency (default: dhe-cli's own)
+  --bin FILE  the dhe-cli launcher to measure (default bin/dhe-cli.js here), e.g. another checkout's, to compare builds
   --keep   keep the temp dir (registries' storage, stores, logs) for a look afterwards
   --serve  only seed the images (those --only selects) and keep the seed registry running until Ctrl-C, for profiling`;
   if (err) {
@@ -73,6 +75,7 @@ function usage(err) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
+if (opts.bin) BIN = opts.bin.startsWith('/') ? opts.bin : join(process.cwd(), opts.bin);
 
 const IMAGES = opts.quick
   ? {
@@ -119,12 +122,13 @@ if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
   console.error('bench: dist/ is missing: run `npm run build` (or `npm run bench`, which builds first)');
   process.exit(1);
 }
+const needRegistries = Object.keys(IMAGES).some((k) => OPS.some((op) => selected(op, k))) || opts.serve;
 const harnessJs = join(root, '.tmp', 'harness-dist', 'harness.js');
-if (!existsSync(harnessJs)) {
+if (needRegistries && !existsSync(harnessJs)) {
   console.error('bench: .tmp/harness-dist/harness.js is missing: run `npm run build:harness` (or `npm run bench`)');
   process.exit(1);
 }
-const { startHarness } = await import(harnessJs);
+const { startHarness } = needRegistries ? await import(harnessJs) : {};
 const lib = await import(join(root, 'dist', 'index.js'));
 
 const work = mkdtempSync(join(tmpdir(), 'dhe-bench-'));
@@ -403,11 +407,11 @@ function pollHwm(pid) {
   };
 }
 
-/** Runs a command; returns { seconds, rssKiB, code, stdout, stderr }. */
+/** Runs a command; returns { seconds, cpuSeconds (user+sys, NaN without /usr/bin/time), rssKiB, code, stdout, stderr }. */
 function measure(cmd, args, env = process.env) {
   return new Promise((resolve, reject) => {
     const timeFile = join(work, `time-${process.hrtime.bigint()}.txt`);
-    const [file, argv] = haveTime ? ['/usr/bin/time', ['-f', '%M', '-o', timeFile, cmd, ...args]] : [cmd, args];
+    const [file, argv] = haveTime ? ['/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, cmd, ...args]] : [cmd, args];
     const t0 = process.hrtime.bigint();
     const child = spawn(file, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const stopPoll = haveTime ? null : pollHwm(child.pid);
@@ -419,16 +423,19 @@ function measure(cmd, args, env = process.env) {
     child.on('close', (code) => {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       let rssKiB = stopPoll ? stopPoll() : NaN;
+      let cpuSeconds = NaN;
       if (haveTime) {
         try {
           const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
-          rssKiB = Number(lines[lines.length - 1]);
+          const [m, u, sy] = (lines[lines.length - 1] ?? '').split(' ').map(Number);
+          rssKiB = m;
+          cpuSeconds = u + sy;
           rmSync(timeFile, { force: true });
         } catch {
           /* no file: the command did not start */
         }
       }
-      resolve({ seconds, rssKiB, code, stdout, stderr });
+      resolve({ seconds, cpuSeconds, rssKiB, code, stdout, stderr });
     });
   });
 }
@@ -479,14 +486,15 @@ const results = { cases: {}, version: null };
 
 function record(caseId, tool, r, requests) {
   const c = (results.cases[caseId] ??= { id: caseId, tools: {} });
-  const t = (c.tools[tool] ??= { runs: [], rssKiB: [], requests: null, errors: [] });
+  const t = (c.tools[tool] ??= { runs: [], cpu: [], rssKiB: [], requests: null, errors: [] });
   t.runs.push(r.seconds);
+  t.cpu.push(r.cpuSeconds);
   t.rssKiB.push(r.rssKiB);
   t.requests = requests;
 }
 function recordError(caseId, tool, e) {
   const c = (results.cases[caseId] ??= { id: caseId, tools: {} });
-  const t = (c.tools[tool] ??= { runs: [], rssKiB: [], requests: null, errors: [] });
+  const t = (c.tools[tool] ??= { runs: [], cpu: [], rssKiB: [], requests: null, errors: [] });
   t.errors.push(String(e.message ?? e).slice(0, 2000));
   console.error(`bench: ${caseId} ${tool}: ${e.message ?? e}`);
 }
@@ -650,12 +658,15 @@ function summarise() {
       }
       if (!(dRss < RSS_TARGET_MIB * 1024)) met = false;
       checks.push(`RSS < ${RSS_TARGET_MIB}`);
-      c.summary = { dheSeconds: dm, skopeoSeconds: sm, ratio, dheRssMiB: dRss / 1024, skopeoRssMiB: sRss / 1024, target: checks.join(', '), met };
+      const dCpu = d?.cpu.length ? median(d.cpu) : NaN;
+      const sCpu = s?.cpu.length ? median(s.cpu) : NaN;
+      c.summary = { dheSeconds: dm, skopeoSeconds: sm, ratio, dheCpuSeconds: dCpu, skopeoCpuSeconds: sCpu, dheRssMiB: dRss / 1024, skopeoRssMiB: sRss / 1024, target: checks.join(', '), met };
       rows.push([
         id,
         fmtS(dm),
         fmtS(sm),
         Number.isFinite(ratio) ? ratio.toFixed(2) : '-',
+        `${fmtS(dCpu)} / ${fmtS(sCpu)}`,
         fmtMiB(dRss),
         fmtMiB(sRss),
         fmtReq(d?.requests),
@@ -674,6 +685,7 @@ function summarise() {
       `${Math.round(v.medianMs)} ms`,
       `node -e 0: ${Math.round(v.nodeBaselineMs)} ms`,
       '',
+      '',
       fmtMiB(v.rssKiB),
       '',
       '',
@@ -682,7 +694,7 @@ function summarise() {
       met ? 'yes' : 'NO',
     ]);
   }
-  const head = ['case', 'dhe-cli s', 'skopeo s', 'ratio', 'dhe MiB', 'skopeo MiB', 'dhe requests', 'skopeo requests', 'target', 'met'];
+  const head = ['case', 'dhe-cli s', 'skopeo s', 'ratio', 'CPU s dhe/skopeo', 'dhe MiB', 'skopeo MiB', 'dhe requests', 'skopeo requests', 'target', 'met'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (r) => r.map((x, i) => String(x).padEnd(widths[i])).join('  ').trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
@@ -692,6 +704,7 @@ function summarise() {
 
 let exitCode = 0;
 const started = Date.now();
+const loadStart = loadavg().map((x) => x.toFixed(1)).join(' ');
 try {
   log(`work dir ${work}; ${TOOLS.join(' vs ')}${skopeoVersion ? ` (${skopeoVersion})` : ' (skopeo not installed: dhe-cli only)'}; runs ${opts.runs}${opts.quick ? '; quick sizes' : ''}`);
   if (versionSelected) {
@@ -720,14 +733,16 @@ try {
     await seedReg.stop();
   }
   const table = summarise();
+  const load = loadavg().map((x) => x.toFixed(1)).join(' ');
   console.log(table);
+  console.log(`(median of ${opts.runs} run${opts.runs > 1 ? 's' : ''}; wall seconds; CPU = user+sys; peak RSS in MiB; requests = registry access-log lines of the last run; load average at start ${loadStart}, at end ${load})`);
   const failed = Object.values(results.cases).some((c) => Object.values(c.tools).some((t) => t.errors.length));
   if (failed) exitCode = 1;
   const doc = {
     date: new Date().toISOString(),
     seconds: (Date.now() - started) / 1000,
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memMiB: Math.round(totalmem() / MiB), node: process.version, skopeo: skopeoVersion, rss: haveTime ? '/usr/bin/time' : '/proc VmHWM polling' },
-    options: { runs: opts.runs, quick: opts.quick, only: opts.only, concurrency: opts.concurrency ?? null },
+    machine: { loadavgStart: loadStart, loadavgEnd: loadavg(), cpus: cpus().length, cpu: cpus()[0]?.model, memMiB: Math.round(totalmem() / MiB), node: process.version, skopeo: skopeoVersion, rss: haveTime ? '/usr/bin/time' : '/proc VmHWM polling' },
+    options: { runs: opts.runs, quick: opts.quick, only: opts.only, concurrency: opts.concurrency ?? null, bin: BIN },
     targets: { ...TARGETS, rssMiB: RSS_TARGET_MIB, versionMs: VERSION_TARGET_MS },
     ...results,
     table,
