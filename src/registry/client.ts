@@ -69,6 +69,8 @@ export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MIN_CHUNK = 1024 * 1024;
 const MAX_FIRST_CHUNK = 16 * 1024 * 1024;
 const UPLOAD_ATTEMPTS = 3;
+/** How long cancelling an upload session (DELETE) may take. */
+const CANCEL_TIMEOUT_MS = 5_000;
 
 /** Chunk sizes learnt from 413 answers, per registry, for the rest of the process. */
 const learntChunkSizes = new Map<string, number>();
@@ -644,7 +646,8 @@ export class RegistryClient {
   private async cancelUpload(location: string, repo?: string): Promise<void> {
     try {
       const scopes = repo ? this.scopes(repo, ['pull', 'push']) : [];
-      const res = await this.send({ method: 'DELETE', url: location, scopes, what: 'cancelling an upload', retry: false });
+      // Bounded: after Ctrl-C a registry that does not answer must not hold the process for the read timeout.
+      const res = await this.send({ method: 'DELETE', url: location, scopes, what: 'cancelling an upload', retry: false, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS) });
       await res.dump();
     } catch (e) {
       this.trace.log(`cancelling upload failed: ${(e as Error).message}`);

@@ -109,4 +109,46 @@ describe('SIGINT', () => {
     expect((await runCli(['store', 'verify'], { env: home.env })).code).toBe(0);
     console.log(`[figures] SIGINT during push: exit ${r.code} ${took} ms after the signal, DELETE ${uploadPath} → ${del[0]!.status}`);
   });
+
+  async function stalledPush(stallDelete: boolean) {
+    const src = uniqueRepo('intr');
+    const img = await buildImage({ layers: 1, layerSize: 3 * 1024 * 1024 });
+    await seedImage(plain, src, 'v1', img);
+    const home = freshHome();
+    const direct = `${h.plain.host}/${src}:v1`;
+    expect((await runCli(['pull', direct], { env: home.env })).code).toBe(0);
+    const repo = uniqueRepo('intrpush');
+    const target = `${proxy.host}/${repo}:v1`;
+    expect((await runCli(['tag', direct, target], { env: home.env })).code).toBe(0);
+    proxy.add({ kind: 'stall', method: 'PATCH', path: `/v2/${repo}/blobs/uploads/` });
+    if (stallDelete) proxy.add({ kind: 'stall', method: 'DELETE', path: `/v2/${repo}/blobs/uploads/` });
+    const run = startCli(['push', target], { env: home.env, timeoutMs: 60_000 });
+    await until('the stalled upload', () => proxy.hits.some((x) => x.method === 'PATCH' && x.path.includes(`/v2/${repo}/blobs/uploads/`)));
+    await new Promise((r) => setTimeout(r, 200));
+    return { run, repo };
+  }
+
+  it('during a push to a registry that does not answer the cancel either: exit 130 within a bounded time', async () => {
+    const { run, repo } = await stalledPush(true);
+    const t = Date.now();
+    run.child.kill('SIGINT');
+    const r = await run.result;
+    const took = Date.now() - t;
+    expect(r.code).toBe(130);
+    // the DELETE was tried, and given up after its own short timeout (not the 120 s read timeout)
+    expect(proxy.hits.some((x) => x.method === 'DELETE' && x.path.includes(`/v2/${repo}/blobs/uploads/`))).toBe(true);
+    expect(took).toBeLessThan(10_000);
+    console.log(`[figures] SIGINT during push, cancel unanswered: exit ${r.code} ${took} ms after the signal`);
+  });
+
+  it('a second SIGINT exits 130 at once, even while the cancel hangs', async () => {
+    const { run } = await stalledPush(true);
+    run.child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    const t = Date.now();
+    run.child.kill('SIGINT');
+    const r = await run.result;
+    expect(r.code).toBe(130);
+    expect(Date.now() - t).toBeLessThan(1_500);
+  });
 });
