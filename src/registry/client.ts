@@ -565,7 +565,8 @@ export class RegistryClient {
           }
           resumes++;
           this.trace.log(`blob ${desc.digest.slice(0, 19)} broke after ${received} bytes (${(e as Error).message}); resuming with Range (${resumes}/${maxResumes})`);
-          await sleep(Math.min(2000, 100 * 2 ** resumes));
+          await sleep(Math.min(2000, 100 * 2 ** resumes), undefined, { signal: opts.signal }).catch(() => undefined);
+          if (opts.signal?.aborted) throw new DheError('INTERRUPTED', 'download cancelled', { cause: e });
           res = await this.openBlob(repo, desc.digest, received, opts.signal);
           current = res;
           if (out.destroyed) {
