@@ -37,6 +37,8 @@ export interface Settings {
   color: boolean;
   /** CI=true or not a TTY: plain lines, no spinners. */
   interactive: boolean;
+  /** Network timeouts (DHE_READ_TIMEOUT=SECONDS sets how long a response may send nothing, headers or body). */
+  timeouts: { headersMs?: number; bodyIdleMs?: number };
   /** The environment, for things like PATH lookups of credential helpers. */
   env: NodeJS.ProcessEnv;
 }
@@ -60,6 +62,7 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     : [join(configDir, 'certs.d'), '/etc/docker/certs.d', '/etc/containers/certs.d'];
   const conc = Number.parseInt(env.DHE_CONCURRENCY ?? '', 10);
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+  const readTimeout = Number(env.DHE_READ_TIMEOUT);
   const ci = !!env.CI && env.CI !== 'false' && env.CI !== '0';
   return {
     configDir,
@@ -81,6 +84,7 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     quiet: false,
     color: !noColor && !ci && !!process.stdout.isTTY,
     interactive: !ci && !!process.stderr.isTTY,
+    timeouts: Number.isFinite(readTimeout) && readTimeout > 0 ? { headersMs: readTimeout * 1000, bodyIdleMs: readTimeout * 1000 } : {},
     env,
   };
 }

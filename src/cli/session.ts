@@ -28,5 +28,6 @@ export function clientFor(ctx: CommandContext, registry: string): RegistryClient
     }),
     trace: ctx.trace,
     userAgent: userAgent(),
+    timeouts: settings.timeouts,
   });
 }

@@ -121,6 +121,7 @@ export async function run(ctx: CommandContext, server: string | undefined, flags
     proxy: settings.proxy,
     trace: ctx.trace,
     userAgent: userAgent(),
+    timeouts: settings.timeouts,
   });
   try {
     const ttyIn = !!process.stdin.isTTY;
