@@ -5,8 +5,9 @@
 //  - oci format: an OCI image layout (oci-layout, index.json, blobs/), names in org.opencontainers.image.ref.name,
 //    as skopeo's oci-archive: transport reads it.
 
-import { randomBytes } from 'node:crypto';
-import { createWriteStream, promises as fsp } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -54,6 +55,38 @@ type Json = Record<string, unknown>;
 
 function interrupted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new DheError('INTERRUPTED', 'interrupted');
+}
+
+/** A blob of the store whose bytes no longer match its digest or size. */
+function corruptBlob(digest: string, what: string): DheError {
+  return new DheError('CORRUPT_STORE', `blob ${digest} in the local store ${what}: the store is damaged`, {
+    hint: 'run `dhe-cli store verify --repair`, then pull or load the image again',
+  });
+}
+
+/** An error creating or writing the output file, with what the user can do about it. */
+function outputError(e: unknown, out: string): DheError {
+  if (e instanceof DheError) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') {
+    return new DheError('IO', `cannot write the archive ${out}: the folder ${dirname(out)} does not exist`, {
+      hint: 'create the folder first, or choose another path with -o',
+      cause: e,
+    });
+  }
+  if (code === 'ENOTDIR') {
+    return new DheError('IO', `cannot write the archive ${out}: ${dirname(out)} is not a folder`, {
+      hint: 'choose another path with -o',
+      cause: e,
+    });
+  }
+  if (code === 'EISDIR') {
+    return new DheError('IO', `cannot write the archive ${out}: it is a folder`, {
+      hint: 'give a file name with -o, e.g. -o image.tar',
+      cause: e,
+    });
+  }
+  return fsError(e, `writing the archive ${out}`);
 }
 
 function platformMatches(p: Platform | undefined, want: SaveOptions['platform']): boolean {
@@ -111,6 +144,7 @@ export async function saveArchive(
       }
       return false;
     }
+    if (typeof d.size === 'number' && st.size !== d.size) throw corruptBlob(d.digest, `has ${st.size} bytes, not ${d.size}`);
     blobs.set(d.digest, st.size);
     return true;
   };
@@ -205,7 +239,15 @@ export async function saveArchive(
     let sink: Writable;
     if (typeof out === 'string') {
       tmpPath = join(dirname(out), `.${basename(out)}.${process.pid}-${randomBytes(4).toString('hex')}.partial`);
-      sink = createWriteStream(tmpPath, { flags: 'wx', highWaterMark: 1 << 20 });
+      // Open it first: a missing folder or a denied write fails here, before any stream is wired up.
+      let fh: FileHandle;
+      try {
+        fh = await fsp.open(tmpPath, 'wx');
+      } catch (e) {
+        tmpPath = undefined; // never created
+        throw outputError(e, out);
+      }
+      sink = fh.createWriteStream({ highWaterMark: 1 << 20 });
     } else {
       sink = out;
     }
@@ -216,25 +258,50 @@ export async function saveArchive(
       opts.onProgress?.(written);
     });
     const piping = pipeline(pack, sink, { end: typeof out === 'string' ? true : opts.end ?? true });
+    // A failing sink (disk full, closed pipe) must end the save, never go unhandled while a blob streams.
+    let sinkError: unknown;
+    const sinkFailed = new Promise<never>((_, rej) => {
+      piping.catch((e: unknown) => {
+        sinkError ??= e;
+        rej(e);
+      });
+    });
+    sinkFailed.catch(() => {});
 
     const addFile = (name: string, content: string) =>
-      new Promise<void>((res, rej) => {
-        pack.entry({ name, mode: 0o644, mtime: EPOCH }, content, (err) => (err ? rej(err) : res()));
-      });
+      Promise.race([
+        sinkFailed,
+        new Promise<void>((res, rej) => {
+          pack.entry({ name, mode: 0o644, mtime: EPOCH }, content, (err) => (err ? rej(err) : res()));
+        }),
+      ]);
     const addStream = async (name: string, digest: string, size: number) => {
-      await new Promise<void>((res, rej) => {
+      const written = new Promise<void>((res, rej) => {
         const entry = pack.entry({ name, size, mode: 0o644, mtime: EPOCH }, (err) => (err ? rej(err) : res()));
+        entry.on('error', (e: unknown) => rej(e)); // a destroyed pack destroys its entry: never an unhandled 'error'
         (async () => {
+          // Hash while streaming: a blob changed on disk (bit rot, bytes appended) must not go out silently.
+          const hash = createHash('sha256');
+          let n = 0;
           for await (const chunk of store.openBlob(digest)) {
             interrupted(signal);
-            if (!entry.write(chunk as Buffer)) await new Promise<void>((r) => entry.once('drain', () => r()));
+            if (sinkError !== undefined) throw sinkError;
+            const buf = chunk as Buffer;
+            n += buf.length;
+            if (n > size) throw corruptBlob(digest, `is larger than its ${size} bytes`);
+            hash.update(buf);
+            if (!entry.write(buf)) await new Promise<void>((r) => entry.once('drain', () => r()));
           }
+          if (n !== size) throw corruptBlob(digest, `has ${n} bytes, not ${size}`);
+          const got = `sha256:${hash.digest('hex')}`;
+          if (digest.startsWith('sha256:') && got !== digest) throw corruptBlob(digest, `has the content of ${got}`);
           entry.end(undefined as unknown as Buffer);
         })().catch((e: unknown) => {
-          entry.destroy(e as Error);
           rej(e);
+          entry.destroy(e as Error);
         });
       });
+      await Promise.race([sinkFailed, written]);
     };
 
     try {
@@ -252,6 +319,7 @@ export async function saveArchive(
     } catch (e) {
       pack.destroy();
       await piping.catch(() => {});
+      if (typeof out === 'string' && !(e instanceof DheError)) throw outputError(e, out);
       throw e;
     }
     if (tmpPath !== undefined) {

@@ -1,0 +1,64 @@
+// Fixes from the user review: save to a missing folder, corrupt blobs on save and push, the "not logged in"
+// message of a token registry, and TLS hints naming the certs.d folder actually searched.
+
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { getHarness } from '../harness/index.js';
+import { freshHome, runCli } from '../helpers/cli.js';
+import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
+
+const h = getHarness();
+
+/** A fresh home with one image pulled from the plain registry. */
+async function pulled(prefix: string) {
+  const repo = uniqueRepo(prefix);
+  const img = await buildImage({ layers: 2 });
+  await seedImage({ url: h.plain.url }, repo, 'v1', img);
+  const home = freshHome();
+  const ref = `${h.plain.host}/${repo}:v1`;
+  const r = await runCli(['pull', ref], { env: home.env });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const layerFile = join(home.store, 'blobs', 'sha256', img.layers[1]!.digest.slice('sha256:'.length));
+  expect(existsSync(layerFile)).toBe(true);
+  return { repo, img, home, ref, layerFile };
+}
+
+describe('save', () => {
+  it('to a folder that does not exist: one Error line and a Hint, exit 1, no crash, no temp file', async () => {
+    const { home, ref } = await pulled('rf-save-enoent');
+    const dir = mkdtempSync(join(tmpdir(), 'dhe-rf-'));
+    const out = join(dir, 'missing', 'x.tar');
+    const r = await runCli(['save', ref, '-o', out], { env: home.env });
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^Error: .*does not exist/);
+    expect(lines[0]).toContain(join(dir, 'missing'));
+    expect(lines[1]).toMatch(/^Hint: /);
+    expect(r.stderr).not.toMatch(/Unhandled|node:events|\bat /);
+    expect(r.code).toBe(1);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  for (const damage of ['bytes appended', 'a byte flipped'] as const) {
+    it(`refuses a blob of the store with ${damage}: CORRUPT_STORE, exit 7, no archive left`, async () => {
+      const { home, ref, layerFile } = await pulled('rf-save-corrupt');
+      if (damage === 'bytes appended') appendFileSync(layerFile, 'garbage');
+      else {
+        const b = readFileSync(layerFile);
+        b[b.length >> 1] ^= 0xff;
+        writeFileSync(layerFile, b);
+      }
+      const dir = mkdtempSync(join(tmpdir(), 'dhe-rf-'));
+      const out = join(dir, 'x.tar');
+      const r = await runCli(['save', ref, '-o', out], { env: home.env });
+      expect(r.stderr).toMatch(/^Error: .*blob sha256:[0-9a-f]{64}.*local store/m);
+      expect(r.stderr).toContain('Hint: run `dhe-cli store verify --repair`');
+      expect(r.code).toBe(7);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+  }
+});
