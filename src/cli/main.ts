@@ -38,6 +38,12 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  // `dhe-cli images -q | head -1`: a reader that goes away is not an error.
+  const onPipeError = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(exitCode);
+  };
+  process.stdout.on('error', onPipeError);
+  process.stderr.on('error', onPipeError);
 
   const program = new Command('dhe-cli');
   program
@@ -61,6 +67,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     .option('--debug', 'HTTP trace with secrets redacted, and stack traces (env DHE_DEBUG=1)')
     .option('-q, --quiet', 'print only the essential result')
     .option('--no-color', 'no colour (also off when NO_COLOR is set, CI is set or the output is no TTY)')
+    .configureHelp({ showGlobalOptions: true })
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run with --help for usage)')
     .enablePositionalOptions(false)

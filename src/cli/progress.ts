@@ -93,7 +93,6 @@ class LiveRenderer implements ProgressRenderer {
   }
 
   onEvent(e: TransferEvent): void {
-    const p = this.out.paint;
     switch (e.type) {
       case 'pull-start':
         this.print(`${e.tag}: Pulling from ${repoPath(e.repository)}`);
@@ -103,8 +102,7 @@ class LiveRenderer implements ProgressRenderer {
         break;
       case 'layer': {
         const text = STATUS_TEXT[e.status] ?? e.status;
-        const done = FINAL.has(e.status);
-        this.set(e.id, `${e.id}: ${done ? p.green(text) : text}${e.from ? ` ${e.from}` : ''}`);
+        this.set(e.id, `${e.id}: ${text}${e.from ? ` ${e.from}` : ''}`);
         if (e.status === 'downloading' || e.status === 'pushing') this.started.set(e.id, Date.now());
         break;
       }
@@ -117,7 +115,7 @@ class LiveRenderer implements ProgressRenderer {
         const verb = this.lines.get(e.id)?.includes('Pushing') ? 'Pushing' : 'Downloading';
         this.set(
           e.id,
-          `${e.id}: ${verb} [${bar}] ${humanBytes(e.bytes)}/${humanBytes(e.total)} ${p.dim(humanBytes(e.bytes / secs) + '/s')}`,
+          `${e.id}: ${verb} [${bar}] ${humanBytes(e.bytes)}/${humanBytes(e.total)} ${humanBytes(e.bytes / secs)}/s`,
         );
         break;
       }
@@ -150,8 +148,10 @@ class LiveRenderer implements ProgressRenderer {
     if (!this.dirty) return;
     this.dirty = false;
     this.clear();
-    const cols = (this.out.stdout as NodeJS.WriteStream).columns ?? 120;
-    for (const id of this.order) this.out.stdout.write((this.lines.get(id) ?? '').slice(0, cols + 20) + '\n');
+    // Plain text cut to the terminal's width (no escape codes to cut through), so no line wraps and the
+    // cursor-up count stays right; a terminal that reports 0 columns gets 80.
+    const cols = Math.max(20, (this.out.stdout as NodeJS.WriteStream).columns || 80);
+    for (const id of this.order) this.out.stdout.write((this.lines.get(id) ?? '').slice(0, cols - 1) + '\n');
     this.drawn = this.order.length;
   }
 

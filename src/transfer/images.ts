@@ -1,6 +1,7 @@
 // What `images` lists: one row per name in the store, with the config digest (IMAGE ID), creation time and size.
 
-import { hostPlatform, parseConfig, selectManifest, type Descriptor } from '../oci/index.js';
+import { parseConfig, type Descriptor } from '../oci/index.js';
+import { pickLocalPlatform, presentChildren } from './local.js';
 import { parseReference } from '../reference/index.js';
 import type { ImageStore } from '../store/index.js';
 import { readStoredManifest } from './pull.js';
@@ -35,14 +36,8 @@ export async function summarize(store: ImageStore, name: string, desc: Descripto
   const top = await readStoredManifest(store, desc);
   let manifests: Array<{ desc: Descriptor; platform?: string }>;
   if (top.parsed.kind === 'index') {
-    const present: Descriptor[] = [];
-    for (const c of top.parsed.index.manifests) if (await store.hasBlob(c.digest)) present.push(c);
-    let primary: Descriptor | undefined;
-    try {
-      primary = selectManifest({ ...top.parsed.index, manifests: present }, hostPlatform());
-    } catch {
-      primary = present[0];
-    }
+    const present = await presentChildren(store, top.parsed.index);
+    const primary = pickLocalPlatform(top.parsed.index, present);
     manifests = [
       ...(primary ? [{ desc: primary }] : []),
       ...present.filter((p) => p !== primary).map((desc) => ({ desc })),

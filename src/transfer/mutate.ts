@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { DheError, fsError, isDheError } from '../errors.js';
-import { hostPlatform, parsePlatform, selectManifest, type Descriptor } from '../oci/index.js';
+import { pickLocalPlatform, presentChildren } from './local.js';
 import type { Reference } from '../reference/index.js';
 import type { ImageStore, Lease } from '../store/index.js';
 import { platformString, readStoredManifest } from './pull.js';
@@ -64,9 +64,9 @@ async function loadImage(store: ImageStore, ref: Reference, platform?: string): 
   let doc = await readStoredManifest(store, desc);
   let fromPlatform: string | undefined;
   if (doc.parsed.kind === 'index') {
-    const present: Descriptor[] = [];
-    for (const c of doc.parsed.index.manifests) if (await store.hasBlob(c.digest)) present.push(c);
-    const child = selectManifest({ ...doc.parsed.index, manifests: present }, platform ? parsePlatform(platform) : hostPlatform());
+    const present = await presentChildren(store, doc.parsed.index);
+    const child = pickLocalPlatform(doc.parsed.index, present, platform);
+    if (!child) throw new DheError('CORRUPT_STORE', `no platform of ${ref.familiar} is complete in the local store`, { hint: `pull it again: dhe-cli pull ${ref.familiar}` });
     doc = await readStoredManifest(store, child);
     fromPlatform = platformString(child.platform);
   }

@@ -112,10 +112,12 @@ export async function pullImage(ref: Reference, opts: PullOptions): Promise<Pull
   const emit = opts.onEvent ?? noEvents;
   const signal = opts.signal;
   const name = ref.toString();
-  emit({ type: 'pull-start', reference: name, tag: ref.tag ?? ref.digest ?? 'latest', repository: ref.name });
+  const want: Platform | undefined = opts.platform ? parsePlatform(opts.platform) : undefined;
 
+  // Nothing is printed before the registry has answered (docker prints nothing on stdout for a failed pull).
   const top = await client.getManifest(ref.repository, ref.identifier);
   const parsed = parseManifest(top.bytes, top.mediaType);
+  emit({ type: 'pull-start', reference: name, tag: ref.tag ?? ref.digest ?? 'latest', repository: ref.name });
   emit({ type: 'resolved', digest: top.digest, mediaType: parsed.mediaType });
 
   // The manifests to fetch blobs for, with their bytes (kept small: manifests are size-capped).
@@ -126,8 +128,7 @@ export async function pullImage(ref: Reference, opts: PullOptions): Promise<Pull
     if (opts.allPlatforms) {
       children = parsed.index.manifests;
     } else {
-      const want: Platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
-      children = [selectManifest(parsed.index, want)];
+      children = [selectManifest(parsed.index, want ?? hostPlatform())];
     }
     for (const child of children) {
       signal?.throwIfAborted();

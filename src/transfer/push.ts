@@ -2,12 +2,13 @@
 // upload. Blobs concurrently, then manifests (children before their index).
 
 import { DheError } from '../errors.js';
-import { hostPlatform, selectManifest, shortId, type Descriptor, type Platform } from '../oci/index.js';
+import { shortId, type Descriptor, type Platform } from '../oci/index.js';
 import type { Reference } from '../reference/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { ImageStore } from '../store/index.js';
 import { noEvents, type EventSink } from './events.js';
 import { runPool } from './pool.js';
+import { pickLocalPlatform } from './local.js';
 import { platformString, readStoredManifest } from './pull.js';
 
 export interface PushOptions {
@@ -61,8 +62,8 @@ export async function pushImage(ref: Reference, opts: PushOptions): Promise<Push
       tagged = { bytes: topManifest.bytes, mediaType: topManifest.parsed.mediaType, digest: top.digest };
     } else {
       // A partially pulled index cannot be pushed whole (the registry checks every child). Push one platform.
-      const want: Platform = opts.platform ? (await import('../oci/index.js')).parsePlatform(opts.platform) : hostPlatform();
-      const child = selectManifest({ ...topManifest.parsed.index, manifests: present }, want);
+      const child = pickLocalPlatform(topManifest.parsed.index, present, opts.platform);
+      if (!child) throw new DheError('CORRUPT_STORE', `no platform of ${ref.familiar} is complete in the local store`, { hint: `pull it again: dhe-cli pull ${ref.familiar}` });
       chosen = [child];
       const childBytes = await store.readBlob(child.digest, 4 * 1024 * 1024);
       tagged = { bytes: childBytes, mediaType: child.mediaType, digest: child.digest };

@@ -1,8 +1,9 @@
 import { hostPlatform, parseConfig, parseManifest, parsePlatform, selectManifest } from '../../oci/index.js';
 import { parseReference } from '../../reference/index.js';
+import { pickLocalPlatform, presentChildren } from '../../transfer/local.js';
 import { readStoredManifest } from '../../transfer/pull.js';
-import { notLocalError } from '../../transfer/push.js';
 import type { CommandContext } from '../context.js';
+import { findLocalImage } from '../local-image.js';
 import { clientFor, openStore } from '../session.js';
 
 const CAP = 8 * 1024 * 1024;
@@ -43,21 +44,14 @@ export async function run(ctx: CommandContext, refText: string, opts: { remote?:
     return 0;
   }
   const store = await openStore(ctx);
-  const desc = await store.resolve(ref.toString());
-  if (!desc) throw notLocalError(ref.familiar);
+  const desc = (await findLocalImage(store, refText)).descriptor;
   const top = await readStoredManifest(store, desc);
   const result: Record<string, unknown> = { reference: ref.toString(), digest: desc.digest, mediaType: top.parsed.mediaType };
   let doc = top;
   if (top.parsed.kind === 'index') {
     result.index = top.parsed.index;
-    const present = [];
-    for (const c of top.parsed.index.manifests) if (await store.hasBlob(c.digest)) present.push(c);
-    let child = present[0];
-    try {
-      child = selectManifest({ ...top.parsed.index, manifests: present }, want);
-    } catch {
-      // keep the first one present
-    }
+    const present = await presentChildren(store, top.parsed.index);
+    const child = pickLocalPlatform(top.parsed.index, present, ctx.settings.platform);
     if (child) {
       doc = await readStoredManifest(store, child);
       result.platformDigest = child.digest;

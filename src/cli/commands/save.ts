@@ -1,20 +1,15 @@
 import { resolve } from 'node:path';
 import { saveArchive } from '../../archive/index.js';
 import { parsePlatform } from '../../oci/index.js';
-import { parseReference } from '../../reference/index.js';
-import { notLocalError } from '../../transfer/push.js';
 import type { CommandContext } from '../context.js';
+import { findLocalImage } from '../local-image.js';
 import { humanBytes } from '../progress.js';
 import { openStore } from '../session.js';
 
 export async function run(ctx: CommandContext, refs: string[], opts: { output: string; format?: 'docker' | 'oci' }): Promise<number> {
   const store = await openStore(ctx);
   const names: string[] = [];
-  for (const text of refs) {
-    const ref = parseReference(text);
-    if (!(await store.resolve(ref.toString()))) throw notLocalError(ref.familiar);
-    names.push(ref.toString());
-  }
+  for (const text of refs) names.push((await findLocalImage(store, text)).names[0]!);
   const toStdout = opts.output === '-';
   const r = await saveArchive(store, names, toStdout ? process.stdout : resolve(opts.output), {
     format: opts.format ?? 'docker',

@@ -1,14 +1,18 @@
+import { DheError } from '../../errors.js';
 import { parseReference } from '../../reference/index.js';
-import { notLocalError } from '../../transfer/push.js';
 import type { CommandContext } from '../context.js';
+import { findLocalImage } from '../local-image.js';
 import { openStore } from '../session.js';
 
 export async function run(ctx: CommandContext, sourceText: string, targetText: string): Promise<number> {
-  const source = parseReference(sourceText);
   const target = parseReference(targetText);
+  if (target.digest) {
+    throw new DheError('USAGE', `refusing to create a tag with a digest reference: ${targetText}`, {
+      hint: 'give the new name a tag (NAME:TAG), not @sha256:…',
+    });
+  }
   const store = await openStore(ctx);
-  const desc = await store.resolve(source.toString());
-  if (!desc) throw notLocalError(source.familiar);
-  await store.setName(target.toString(), desc);
+  const source = await findLocalImage(store, sourceText);
+  await store.setName(target.toString(), source.descriptor);
   return 0;
 }
