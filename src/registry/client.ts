@@ -75,6 +75,19 @@ const CANCEL_TIMEOUT_MS = 5_000;
 /** Chunk sizes learnt from 413 answers, per registry, for the rest of the process. */
 const learntChunkSizes = new Map<string, number>();
 
+const LOCAL_BLOB_HINT = "run 'dhe-cli store verify --repair', then pull or load the image again";
+
+/** The local content of a blob we upload does not match its descriptor: not the network's fault, never retried. */
+function localBlobError(code: 'DIGEST_MISMATCH' | 'SIZE_MISMATCH', digest: string, detail: string, cause?: unknown): DheError {
+  return new DheError(code, `the local blob ${digest} does not match its ${code === 'SIZE_MISMATCH' ? 'size' : 'digest'} (${detail})`, {
+    hint: LOCAL_BLOB_HINT,
+    cause,
+  });
+}
+
+/** Registry error codes that, for our own upload, mean the bytes we sent do not match the digest or size we named. */
+const UPLOAD_INTEGRITY_CODES = ['DIGEST_INVALID', 'BLOB_UPLOAD_INVALID', 'SIZE_INVALID'];
+
 class BodyTooLarge extends Error {
   /** atStart: nothing reached the registry yet (the proxy refused the first body): the session can be reused. */
   constructor(readonly sent: number, readonly atStart = true) {
@@ -680,6 +693,41 @@ export class RegistryClient {
     return u.href;
   }
 
+  /**
+   * Passes the blob's bytes through, hashing and counting them: more bytes than desc.size, fewer, or another digest
+   * → `onBad(error)` and the stream fails before the last byte is sent (the registry never gets a wrong blob).
+   */
+  private verifying(raw: Readable, desc: { digest: string; size: number }, onBad: (e: DheError) => void): Readable {
+    const { algorithm } = splitDigest(desc.digest, 'INVALID_REFERENCE');
+    const hash = createHash(algorithm);
+    let n = 0;
+    let held: Buffer | undefined;
+    const bad = (e: DheError): DheError => {
+      onBad(e);
+      return e;
+    };
+    const t = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        n += chunk.length;
+        if (n > desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `more than ${desc.size} bytes`)));
+        hash.update(chunk);
+        // Hold back the latest chunk until the digest is checked: a wrong blob never completes on the registry.
+        const prev = held;
+        held = chunk;
+        cb(null, prev);
+      },
+      flush(cb) {
+        if (n !== desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `${n} bytes, expected ${desc.size}`)));
+        const got = `${algorithm}:${hash.digest('hex')}`;
+        if (got !== desc.digest) return cb(bad(localBlobError('DIGEST_MISMATCH', desc.digest, `its content hashes to ${got}`)));
+        cb(null, held);
+      },
+    });
+    raw.on('error', (e) => t.destroy(e));
+    t.on('close', () => raw.destroy());
+    return raw.pipe(t);
+  }
+
   private counting(src: Readable, onProgress?: (n: number) => void): Readable {
     let n = 0;
     const t = new Transform({
@@ -705,6 +753,7 @@ export class RegistryClient {
     let tooLarge = 0;
     let reuse: string | undefined;
     let chunkMin: number | undefined;
+    let local: DheError | undefined; // the source did not match desc: set by verifying()
     for (;;) {
       attempt++;
       let location: string | undefined;
@@ -718,7 +767,8 @@ export class RegistryClient {
           location = start.location;
           chunkMin = start.chunkMin;
         }
-        src = source();
+        local = undefined;
+        src = this.verifying(source(), desc, (e) => (local ??= e));
         const learnt = learntChunkSizes.get(this.host);
         const chunk = learnt ?? (chunkMin ? Math.max(chunkMin, this.chunkBytes) : undefined);
         if (chunk && desc.size > chunk) await this.uploadChunked(repo, location, desc, src, chunk, opts);
@@ -730,6 +780,14 @@ export class RegistryClient {
         if (e instanceof BodyTooLarge && e.atStart && location && !opts.signal?.aborted) reuse = location;
         else if (location) await this.cancelUpload(location, repo);
         if (opts.signal?.aborted) throw isDheError(e) && e.code === 'INTERRUPTED' ? e : new DheError('INTERRUPTED', `upload of ${desc.digest.slice(0, 19)} cancelled`, { cause: e });
+        // The local bytes are wrong (found while sending, or the registry says so): sending them again cannot help.
+        if (local) throw local;
+        const registryCodes = isDheError(e) && Array.isArray(e.details?.errors) ? (e.details.errors as Array<{ code?: unknown }>).map((x) => x.code) : [];
+        const integrity = registryCodes.find((c): c is string => typeof c === 'string' && UPLOAD_INTEGRITY_CODES.includes(c));
+        if (integrity) {
+          throw localBlobError(integrity === 'DIGEST_INVALID' ? 'DIGEST_MISMATCH' : 'SIZE_MISMATCH', desc.digest, `${this.registry} answered ${integrity}`, e);
+        }
+        if (isDheError(e) && (e.code === 'DIGEST_MISMATCH' || e.code === 'SIZE_MISMATCH')) throw e;
         if (e instanceof BodyTooLarge) {
           tooLarge++;
           const cur = learntChunkSizes.get(this.host);
@@ -764,7 +822,7 @@ export class RegistryClient {
     await res.dump();
     const header = res.header('docker-content-digest');
     if (header && header !== desc.digest) {
-      throw new DheError('DIGEST_MISMATCH', `${this.registry} stored the blob as ${header}, not ${desc.digest}`, { hint: 'the local content does not match its digest: check it with dhe-cli store verify' });
+      throw localBlobError('DIGEST_MISMATCH', desc.digest, `${this.registry} stored it as ${header}`);
     }
   }
 
@@ -866,7 +924,7 @@ export class RegistryClient {
     }
     if (pendingLen > 0) await sendChunk(Buffer.concat(pending));
     if (offset !== desc.size) {
-      throw new DheError('SIZE_MISMATCH', `the local blob ${desc.digest} has ${offset} bytes, expected ${desc.size}`, { hint: 'the local store may be corrupt: dhe-cli store verify' });
+      throw localBlobError('SIZE_MISMATCH', desc.digest, `${offset} bytes, expected ${desc.size}`);
     }
     const put = await this.send({
       method: 'PUT',

@@ -62,3 +62,30 @@ describe('save', () => {
     });
   }
 });
+
+describe('push of a corrupt blob', () => {
+  for (const damage of ['bytes appended', 'a byte flipped'] as const) {
+    it(`with ${damage}: an integrity error of the local blob, exit 7, not retried as a network error`, async () => {
+      const { home, ref, repo, layerFile, img } = await pulled('rf-push-corrupt');
+      if (damage === 'bytes appended') appendFileSync(layerFile, 'garbage');
+      else {
+        const b = readFileSync(layerFile);
+        b[b.length >> 1] ^= 0xff;
+        writeFileSync(layerFile, b);
+      }
+      // another registry: no cross-repository mount, the layer is uploaded from the store
+      const env = { ...home.env, DHE_CA_CERT: h.caCert };
+      const { username, password } = h.users.full;
+      expect((await runCli(['login', h.basic.host, '-u', username, '--password-stdin'], { env, input: password })).code).toBe(0);
+      const target = `${h.basic.host}/${repo}:v1`;
+      expect((await runCli(['tag', ref, target], { env })).code).toBe(0);
+      const started = Date.now();
+      const r = await runCli(['push', target], { env });
+      expect(r.stderr).toContain(`the local blob ${img.layers[1]!.digest} does not match its`);
+      expect(r.stderr).toContain("Hint: run 'dhe-cli store verify --repair', then pull or load the image again");
+      expect(r.stderr).not.toMatch(/network|content-length/i);
+      expect(r.code).toBe(7);
+      expect(Date.now() - started).toBeLessThan(5000); // no retries with backoff
+    });
+  }
+});
