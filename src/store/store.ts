@@ -87,7 +87,7 @@ interface SourcesDoc {
   sources: Record<string, string[]>;
 }
 
-const WRITE_CHUNK = 1 << 20; // 1 MiB writes
+const WRITE_CHUNK = 4 << 20; // 4 MiB writes
 const READ_CHUNK = 1 << 20;
 const MAX_WALK_DOC = 4 << 20; // manifests/indexes read while walking
 const MAX_SOURCES_PER_BLOB = 8;
@@ -374,19 +374,40 @@ export class ImageStore {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     const file = fh;
-    const flush = async () => {
-      if (pendingBytes === 0) return;
-      const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      let off = 0;
-      try {
-        while (off < buf.length) {
-          const { bytesWritten } = await file.write(buf, off, buf.length - off);
-          off += bytesWritten;
+    // At most one write in flight: hashing the next chunks overlaps the disk write; writev avoids a concat copy.
+    let inflight: Promise<void> = Promise.resolve();
+    let writeError: unknown;
+    const writeAll = async (bufs: Buffer[]) => {
+      let rest = bufs;
+      while (rest.length > 0) {
+        const { bytesWritten } = await file.writev(rest);
+        let n = bytesWritten;
+        const next: Buffer[] = [];
+        for (const b of rest) {
+          if (n >= b.length) {
+            n -= b.length;
+            continue;
+          }
+          next.push(n > 0 ? b.subarray(n) : b);
+          n = 0;
         }
-      } catch (e) {
-        throw fsError(e, `writing to ${this.dir}`);
+        rest = next;
+      }
+    };
+    const flush = async (final = false) => {
+      await inflight;
+      if (writeError !== undefined) throw fsError(writeError, `writing to ${this.dir}`);
+      if (pendingBytes > 0) {
+        const bufs = pending;
+        pending = [];
+        pendingBytes = 0;
+        inflight = writeAll(bufs).catch((e: unknown) => {
+          writeError = e;
+        });
+      }
+      if (final) {
+        await inflight;
+        if (writeError !== undefined) throw fsError(writeError, `writing to ${this.dir}`);
       }
     };
     const onAbort = () => {
@@ -407,11 +428,11 @@ export class ImageStore {
         hash.update(buf);
         pending.push(buf);
         pendingBytes += buf.length;
-        if (pendingBytes >= WRITE_CHUNK) await flush();
+        if (pendingBytes >= WRITE_CHUNK || pending.length >= 512) await flush();
         onProgress?.(size);
       }
       if (signal?.aborted) throw interrupted(signal);
-      await flush();
+      await flush(true);
       if (expect.size !== undefined && size !== expect.size) {
         throw new DheError('SIZE_MISMATCH', `blob ${expect.digest ?? ''} has ${size} bytes, expected ${expect.size}`, {
           details: { expected: expect.size, actual: size, digest: expect.digest },
@@ -444,6 +465,7 @@ export class ImageStore {
       return { digest, size, existed: false };
     } catch (e) {
       if (source instanceof Readable && !source.destroyed) source.destroy();
+      await inflight;
       if (!closed) await file.close().catch(() => {});
       await fsp.unlink(tmp).catch(() => {});
       throw e;
