@@ -27,6 +27,15 @@ export interface MainOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** commander's "error: …\n(Did you mean …?)" in our shape: one Error: line and one Hint: line. */
+export function usageError(text: string): string {
+  const lines = text.trim().split('\n').filter(Boolean);
+  const first = (lines.shift() ?? '').replace(/^error: /, '');
+  const suggestion = lines.map((l) => /^\(?(Did you mean .*\?)\)?$/.exec(l.trim())?.[1]).find(Boolean);
+  const hint = suggestion ?? "see 'dhe-cli --help' or 'dhe-cli COMMAND --help' for usage";
+  return `Error: ${first}\nHint: ${hint}\n`;
+}
+
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const out = new Output(options.stdout ?? process.stdout, options.stderr ?? process.stderr);
   const env = options.env ?? process.env;
@@ -69,13 +78,12 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     .option('--no-color', 'no colour (also off when NO_COLOR is set, CI is set or the output is no TTY)')
     .configureHelp({ showGlobalOptions: true })
     .showSuggestionAfterError(true)
-    .showHelpAfterError('(run with --help for usage)')
     .enablePositionalOptions(false)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => out.stdout.write(s),
       writeErr: (s) => out.stderr.write(s),
-      outputError: (s, write) => write(s.startsWith('error: ') ? 'Error: ' + s.slice('error: '.length) : s),
+      outputError: (s, write) => write(usageError(s)),
     });
 
   const action =
