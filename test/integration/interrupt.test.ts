@@ -58,7 +58,7 @@ describe('SIGINT', () => {
     run.child.kill('SIGINT');
     const r = await run.result;
     const took = Date.now() - t;
-    expect(r.code).toBe(130);
+    expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/^Error: .*interrupted/im);
     expect(took).toBeLessThan(5_000);
     expect(tmpFiles(home.store)).toEqual([]);
@@ -96,7 +96,7 @@ describe('SIGINT', () => {
     run.child.kill('SIGINT');
     const r = await run.result;
     const took = Date.now() - t;
-    expect(r.code).toBe(130);
+    expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/^Error: .*interrupted|cancelled/im);
     expect(took).toBeLessThan(5_000);
     const uploadPath = patch.path.split('?')[0]!;
@@ -134,7 +134,7 @@ describe('SIGINT', () => {
     run.child.kill('SIGINT');
     const r = await run.result;
     const took = Date.now() - t;
-    expect(r.code).toBe(130);
+    expect(r.code, r.stderr).toBe(130);
     // the DELETE was tried, and given up after its own short timeout (not the 120 s read timeout)
     expect(proxy.hits.some((x) => x.method === 'DELETE' && x.path.includes(`/v2/${repo}/blobs/uploads/`))).toBe(true);
     expect(took).toBeLessThan(10_000);
@@ -148,7 +148,7 @@ describe('SIGINT', () => {
     const t = Date.now();
     run.child.kill('SIGINT');
     const r = await run.result;
-    expect(r.code).toBe(130);
+    expect(r.code, r.stderr).toBe(130);
     expect(Date.now() - t).toBeLessThan(1_500);
   });
 });
