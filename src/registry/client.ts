@@ -88,6 +88,10 @@ function localBlobError(code: 'DIGEST_MISMATCH' | 'SIZE_MISMATCH', digest: strin
 /** Registry error codes that, for our own upload, mean the bytes we sent do not match the digest or size we named. */
 const UPLOAD_INTEGRITY_CODES = ['DIGEST_INVALID', 'BLOB_UPLOAD_INVALID', 'SIZE_INVALID'];
 
+function hasUserCredential(c: Credential | undefined): boolean {
+  return !!(c && (c.username || c.identityToken || c.registryToken));
+}
+
 class BodyTooLarge extends Error {
   /** atStart: nothing reached the registry yet (the proxy refused the first body): the session can be reused. */
   constructor(readonly sent: number, readonly atStart = true) {
@@ -135,7 +139,7 @@ interface SendRequest {
   repo?: string;
 }
 
-type SentResponse = HttpResponse & { sentAuth: boolean; scopes: string[]; challengeError?: string };
+type SentResponse = HttpResponse & { sentAuth: boolean; sentCredentials: boolean; scopes: string[]; challengeError?: string };
 
 export class RegistryClient {
   readonly registry: string;
@@ -279,6 +283,8 @@ export class RegistryClient {
         followRedirects: req.followRedirects,
         signal: req.signal,
       });
+      // An anonymous bearer token is Authorization without credentials: a refusal then means "log in".
+      const sentCredentials = authz !== undefined && (/^basic /i.test(authz) || hasUserCredential(await this.auth.getCredential().catch(() => undefined)));
       const replayable = req.body === undefined || typeof req.body === 'string' || req.body instanceof Uint8Array;
       if (res.status === 401) {
         const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
@@ -290,12 +296,12 @@ export class RegistryClient {
             scopes = d.scopes;
             continue;
           }
-          return Object.assign(res, { sentAuth: !!authz, scopes: d.scopes, challengeError: d.error });
+          return Object.assign(res, { sentAuth: !!authz, sentCredentials, scopes: d.scopes, challengeError: d.error });
         }
         const bearer = challenges.find((c) => c.scheme === 'bearer');
-        return Object.assign(res, { sentAuth: !!authz, scopes, challengeError: bearer?.params.error });
+        return Object.assign(res, { sentAuth: !!authz, sentCredentials, scopes, challengeError: bearer?.params.error });
       }
-      return Object.assign(res, { sentAuth: !!authz, scopes });
+      return Object.assign(res, { sentAuth: !!authz, sentCredentials, scopes });
     }
   }
 
@@ -306,6 +312,7 @@ export class RegistryClient {
       what: req.what,
       repo: req.repo,
       sentAuth: res.sentAuth,
+      sentCredentials: res.sentCredentials,
       challengeError: res.challengeError,
       scopes: res.scopes,
       retryAfterMs: parseRetryAfter(res.header('retry-after')),

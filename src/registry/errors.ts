@@ -39,21 +39,36 @@ export interface ErrorContext {
   repo?: string;
   /** Authorization was sent with the request. */
   sentAuth?: boolean;
+  /**
+   * Credentials of a user were behind that Authorization (false: none at all, or only an anonymous bearer token);
+   * undefined: same as sentAuth.
+   */
+  sentCredentials?: boolean;
   /** The bearer challenge's error / scope on a 401. */
   challengeError?: string;
   scopes?: string[];
   retryAfterMs?: number;
 }
 
+/**
+ * A registry's `detail`, short and readable: a string as is, distribution's access lists ([{Type,Name,Action}])
+ * as scopes; anything else is dropped (raw JSON never goes into a message; it stays in DheError.details).
+ */
 function detailText(d: unknown): string {
   if (d === undefined || d === null) return '';
   if (typeof d === 'string') return d.slice(0, 200);
-  try {
-    const s = JSON.stringify(d);
-    return s.length > 200 ? `${s.slice(0, 200)}…` : s;
-  } catch {
-    return '';
+  const list = Array.isArray(d) ? d : [d];
+  const scopes: string[] = [];
+  for (const x of list.slice(0, 5)) {
+    if (!x || typeof x !== 'object') return '';
+    const r = x as Record<string, unknown>;
+    const type = r.Type ?? r.type;
+    const name = r.Name ?? r.name;
+    const action = r.Action ?? r.action;
+    if (typeof type !== 'string' || typeof name !== 'string') return '';
+    scopes.push(`${type}:${name}${typeof action === 'string' ? `:${action}` : ''}`.slice(0, 200));
   }
+  return scopes.join(', ');
 }
 
 function said(entries: RegistryErrorEntry[], text: string): string {
@@ -86,17 +101,25 @@ export function registryError(status: number, bodyText: string, ctx: ErrorContex
     const wait = ctx.retryAfterMs !== undefined ? ` (retry after ${Math.ceil(ctx.retryAfterMs / 1000)} s)` : '';
     return mk('RATE_LIMITED', `rate limited by ${ctx.registry} for ${ctx.what}${wait}${suffix}`, 'wait and try again, or log in: authenticated users usually get higher limits');
   }
+  // No user credentials went out (none stored, or only an anonymous bearer token): the answer is "log in",
+  // whatever the registry says about scopes.
+  const anonymous = !ctx.sentAuth || ctx.sentCredentials === false;
   if (status === 401 || codes.includes('UNAUTHORIZED')) {
+    if (anonymous) {
+      const access = ctx.scopes?.length ? ctx.scopes.join(' ') : ctx.what;
+      return mk('UNAUTHORIZED', `authentication required by ${ctx.registry} for ${access} (no credentials)`, `log in first: dhe-cli login ${ctx.registry}`);
+    }
     if (ctx.challengeError === 'insufficient_scope' || (ctx.sentAuth && status === 401 && ctx.scopes?.length && codes.includes('DENIED'))) {
+      // The registry's own words ("UNAUTHORIZED: authentication required") would mislead a logged-in user.
       const scope = ctx.scopes?.join(' ') ?? 'the requested access';
-      return mk('INSUFFICIENT_SCOPE', `insufficient scope: ${scope} was not granted for ${ctx.what} on ${ctx.registry}${suffix}`, `the account lacks this permission on${repoHint}: ask the registry's administrator, or log in as another user (dhe-cli login ${ctx.registry})`);
+      return mk('INSUFFICIENT_SCOPE', `insufficient scope: ${scope} was not granted for ${ctx.what} on ${ctx.registry}`, `the account lacks this permission on${repoHint}: ask the registry's administrator, or log in as another user (dhe-cli login ${ctx.registry})`);
     }
-    if (ctx.sentAuth) {
-      return mk('UNAUTHORIZED', `${ctx.registry} refused the credentials for ${ctx.what}${suffix}`, `check the user name and password: dhe-cli login ${ctx.registry}`);
-    }
-    return mk('UNAUTHORIZED', `${ctx.registry} requires authentication for ${ctx.what}${suffix}`, `log in first: dhe-cli login ${ctx.registry}`);
+    return mk('UNAUTHORIZED', `${ctx.registry} refused the credentials for ${ctx.what}${suffix}`, `check the user name and password: dhe-cli login ${ctx.registry}`);
   }
   if (status === 403 || codes.includes('DENIED')) {
+    if (anonymous) {
+      return mk('DENIED', `access to ${ctx.what} on ${ctx.registry} denied without credentials${suffix}`, `log in first: dhe-cli login ${ctx.registry}`);
+    }
     return mk('DENIED', `access to ${ctx.what} on ${ctx.registry} denied${suffix}`, `the account lacks permission on${repoHint}; ask the registry's administrator or log in as another user`);
   }
   if (codes.includes('NAME_UNKNOWN')) {

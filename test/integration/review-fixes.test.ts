@@ -89,3 +89,33 @@ describe('push of a corrupt blob', () => {
     });
   }
 });
+
+describe('not logged in on a token registry', () => {
+  for (const flavour of ['token', 'dhe'] as const) {
+    it(`${flavour}: pull of a private repository says "log in first", without raw JSON`, async () => {
+      const home = freshHome();
+      const host = h[flavour].host;
+      const repo = `private/${uniqueRepo('rf-anon')}`;
+      const r = await runCli(['pull', `${host}/${repo}:v1`], { env: { ...home.env, DHE_CA_CERT: h.caCert } });
+      const lines = r.stderr.split('\n');
+      expect(lines[0]).toBe(`Error: authentication required by ${host} for repository:${repo}:pull (no credentials)`);
+      expect(lines[1]).toBe(`Hint: log in first: dhe-cli login ${host}`);
+      expect(r.stderr).not.toMatch(/\[\{|"Type"|insufficient scope|lacks/);
+      expect(r.code).toBe(3);
+    });
+  }
+
+  it("a logged-in user lacking the permission still gets 'insufficient scope', without the registry's misleading words", async () => {
+    const home = freshHome();
+    const env = { ...home.env, DHE_CA_CERT: h.caCert };
+    const { username, password } = h.users.pullonly;
+    expect((await runCli(['login', h.token.host, '-u', username, '--password-stdin'], { env, input: password })).code).toBe(0);
+    const repo = uniqueRepo('rf-scope');
+    const r = await runCli(['delete', `${h.token.host}/${repo}@sha256:${'0'.repeat(64)}`], { env });
+    expect(r.stderr).toMatch(/^Error: insufficient scope: /m);
+    expect(r.stderr).not.toMatch(/\[\{|"Type"/);
+    expect(r.stderr).toMatch(/^Hint: the account lacks this permission/m);
+    expect(r.stderr).not.toContain('authentication required');
+    expect(r.code).toBe(3);
+  });
+});
