@@ -148,6 +148,7 @@ export class RegistryClient {
   private readonly trace: Trace;
   private readonly host: string;
   private readonly insecure: boolean;
+  private readonly certsDirs: readonly string[];
   private readonly maxManifest: number;
   private readonly monolithicMax: number;
   private readonly chunkBytes: number;
@@ -167,6 +168,7 @@ export class RegistryClient {
       retry: opts.retry,
       timeouts: opts.timeouts,
     });
+    this.certsDirs = opts.tls.certsDirs;
     this.insecure = matchesHostList(opts.tls.insecureRegistries, this.host) || matchesHostList(opts.tls.insecureRegistries, opts.registry);
     if (this.insecure) this.transport.markInsecure(this.host);
     this.auth = new Authenticator({
@@ -261,7 +263,7 @@ export class RegistryClient {
         hint: 'check the host and port: it must serve the Docker Registry HTTP API v2',
       });
     }
-    throw registryError(ping.status, body, { registry: this.registry, what: 'the API check (GET /v2/)' });
+    throw registryError(ping.status, body, { registry: this.registry, what: 'the API check (GET /v2/)', certsDirs: this.certsDirs });
   }
 
   // ---------------------------------------------------------------- one authenticated exchange
@@ -313,6 +315,7 @@ export class RegistryClient {
       repo: req.repo,
       sentAuth: res.sentAuth,
       sentCredentials: res.sentCredentials,
+      certsDirs: this.certsDirs,
       challengeError: res.challengeError,
       scopes: res.scopes,
       retryAfterMs: parseRetryAfter(res.header('retry-after')),
@@ -351,13 +354,13 @@ export class RegistryClient {
     }
     const text = await res.text(ERROR_BODY_LIMIT).catch(() => '');
     if (res.status === 401) {
-      const err = registryError(401, text, { registry: this.registry, what: 'login', sentAuth: res.sentAuth });
+      const err = registryError(401, text, { registry: this.registry, what: 'login', sentAuth: res.sentAuth, sentCredentials: res.sentCredentials });
       throw new DheError('BAD_CREDENTIALS', res.sentAuth ? `${this.registry} rejected the credentials${err.message.includes(': ') ? err.message.slice(err.message.lastIndexOf(': ')) : ''}` : err.message, {
         hint: `check the user name and password`,
         details: err.details,
       });
     }
-    throw registryError(res.status, text, { registry: this.registry, what: 'login', sentAuth: res.sentAuth });
+    throw registryError(res.status, text, { registry: this.registry, what: 'login', sentAuth: res.sentAuth, sentCredentials: res.sentCredentials, certsDirs: this.certsDirs });
   }
 
   // ---------------------------------------------------------------- manifests

@@ -1,6 +1,7 @@
 // Registry error bodies ({"errors":[{code,message,detail}]}) and HTTP statuses → DheError with a hint.
 
 import { DheError, type ErrorCode } from '../errors.js';
+import { clientCertHint } from '../transport/errors.js';
 
 export interface RegistryErrorEntry {
   code: string;
@@ -48,6 +49,8 @@ export interface ErrorContext {
   challengeError?: string;
   scopes?: string[];
   retryAfterMs?: number;
+  /** The certs.d folders searched (TlsSettings.certsDirs), named in TLS hints. */
+  certsDirs?: readonly string[];
 }
 
 /**
@@ -95,7 +98,7 @@ export function registryError(status: number, bodyText: string, ctx: ErrorContex
   const repoHint = ctx.repo ? ` ${ctx.registry}/${ctx.repo}` : ` ${ctx.registry}`;
 
   if (status === 400 && /no required ssl certificate|ssl certificate error/i.test(bodyText)) {
-    return mk('TLS_CLIENT_CERT_REQUIRED', `${ctx.registry} requires a TLS client certificate`, `put client.cert and client.key in ~/.dhe-cli/certs.d/${ctx.registry}/, or pass --cert FILE --key FILE`);
+    return mk('TLS_CLIENT_CERT_REQUIRED', `${ctx.registry} requires a TLS client certificate`, clientCertHint(ctx.registry, ctx.certsDirs));
   }
   if (codes.includes('TOOMANYREQUESTS') || status === 429) {
     const wait = ctx.retryAfterMs !== undefined ? ` (retry after ${Math.ceil(ctx.retryAfterMs / 1000)} s)` : '';
@@ -107,7 +110,9 @@ export function registryError(status: number, bodyText: string, ctx: ErrorContex
   if (status === 401 || codes.includes('UNAUTHORIZED')) {
     if (anonymous) {
       const access = ctx.scopes?.length ? ctx.scopes.join(' ') : ctx.what;
-      return mk('UNAUTHORIZED', `authentication required by ${ctx.registry} for ${access} (no credentials)`, `log in first: dhe-cli login ${ctx.registry}`);
+      // distribution's "UNAUTHORIZED: authentication required" only repeats the message; other words are kept.
+      const own = said(entries.filter((e) => !(e.code === 'UNAUTHORIZED' && /^authentication required$/i.test(e.message ?? ''))), '');
+      return mk('UNAUTHORIZED', `authentication required by ${ctx.registry} for ${access} (no credentials)${own ? `: ${own}` : ''}`, `log in first: dhe-cli login ${ctx.registry}`);
     }
     if (ctx.challengeError === 'insufficient_scope' || (ctx.sentAuth && status === 401 && ctx.scopes?.length && codes.includes('DENIED'))) {
       // The registry's own words ("UNAUTHORIZED: authentication required") would mislead a logged-in user.

@@ -2,6 +2,8 @@
 
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
+import { homedir } from 'node:os';
+import { sep } from 'node:path';
 import { DheError } from '../errors.js';
 import { splitHostPort } from './hosts.js';
 import type { HostTls } from './tls.js';
@@ -88,11 +90,39 @@ function chainMessage(err: unknown): string {
   return parts.join(': ');
 }
 
-export function tlsHint(hostport: string): string {
-  return (
-    `trust the registry's CA: pass it with --ca-cert FILE, or put it at ~/.dhe-cli/certs.d/${hostport}/ca.crt ` +
-    `(or /etc/docker/certs.d/${hostport}/ca.crt); as a last resort --insecure-registry ${hostport}`
-  );
+const DOCKER_CERTS_D = '/etc/docker/certs.d';
+
+/** A path as the user types it: the home folder as `~`. */
+function tildify(p: string): string {
+  const home = homedir();
+  if (home.length > 1 && (p === home || p.startsWith(home.endsWith(sep) ? home : home + sep))) return `~${p.slice(home.length)}`;
+  return p;
+}
+
+/**
+ * Where to put a file for hostport, named after the certs.d folders actually searched (TlsSettings.certsDirs):
+ * the first one, plus /etc/docker/certs.d when it is searched too.
+ * `file` is "ca.crt" or "" (the folder itself, for client.cert and client.key).
+ */
+export function certsDPlaces(hostport: string, file: string, certsDirs?: readonly string[]): string {
+  // No list (or an empty one, from a library caller): docker's default places.
+  const dirs = certsDirs?.length ? certsDirs : ['~/.dhe-cli/certs.d', DOCKER_CERTS_D];
+  const at = (base: string) => `${tildify(base).replace(/\/+$/, '')}/${hostport}/${file}`;
+  const first = dirs[0];
+  if (first === undefined) return '';
+  const docker = dirs.slice(1).find((d) => d.replace(/\/+$/, '') === DOCKER_CERTS_D);
+  return docker !== undefined ? `${at(first)} (or ${at(docker)})` : at(first);
+}
+
+export function tlsHint(hostport: string, certsDirs?: readonly string[]): string {
+  const place = certsDPlaces(hostport, 'ca.crt', certsDirs);
+  return `trust the registry's CA: pass it with --ca-cert FILE${place ? `, or put it at ${place}` : ''}; as a last resort --insecure-registry ${hostport}`;
+}
+
+/** The hint for a registry asking for a TLS client certificate. */
+export function clientCertHint(hostport: string, certsDirs?: readonly string[]): string {
+  const place = certsDPlaces(hostport, '', certsDirs);
+  return `${place ? `put client.cert and client.key in ${place}, or ` : ''}pass --cert FILE --key FILE`;
 }
 
 export interface PeerCertInfo {
@@ -192,7 +222,7 @@ export async function explainTlsError(
     const issuer = info?.issuer ? ` (issuer: ${info.issuer})` : '';
     const self = code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ? ' (self-signed certificate)' : '';
     return new DheError('TLS_UNKNOWN_AUTHORITY', `x509: certificate signed by unknown authority${issuer || self} for ${hostport}`, {
-      hint: tlsHint(hostport),
+      hint: tlsHint(hostport, opts.tls?.certsDirs),
       cause: err,
       details,
     });
@@ -229,13 +259,13 @@ export async function explainTlsError(
   if (code && CLIENT_CERT.has(code)) {
     const have = opts.tls?.cert ? 'the client certificate sent was rejected' : 'no client certificate was sent';
     return new DheError('TLS_CLIENT_CERT_REQUIRED', `${hostport} requires a TLS client certificate (${have})`, {
-      hint: `put client.cert and client.key in ~/.dhe-cli/certs.d/${hostport}/ (or /etc/docker/certs.d/${hostport}/), or pass --cert FILE --key FILE`,
+      hint: clientCertHint(hostport, opts.tls?.certsDirs),
       cause: err,
       details,
     });
   }
   return new DheError('TLS_ERROR', `TLS handshake with ${hostport} failed: ${chainMessage(err)}`, {
-    hint: tlsHint(hostport),
+    hint: tlsHint(hostport, opts.tls?.certsDirs),
     cause: err,
     details,
   });

@@ -17,6 +17,8 @@ export interface HostTls {
   insecure: boolean;
   /** Where the material came from, for --debug and doctor. */
   sources: string[];
+  /** The certs.d folders searched (TlsSettings.certsDirs), for hints naming where to put a file. */
+  certsDirs?: string[];
 }
 
 async function readPem(file: string, what: string): Promise<string> {
@@ -96,5 +98,6 @@ export async function loadHostTls(settings: TlsSettings, hostport: string): Prom
     key,
     insecure,
     sources,
+    certsDirs: settings.certsDirs,
   };
 }

@@ -119,3 +119,41 @@ describe('not logged in on a token registry', () => {
     expect(r.code).toBe(3);
   });
 });
+
+describe('TLS hints name the certs.d folder actually searched', () => {
+  const pullFrom = (host: string, env: Record<string, string | undefined>) => runCli(['pull', `${host}/${uniqueRepo('rf-tls')}:v1`], { env });
+  const hintOf = (stderr: string) => stderr.split('\n').find((l) => l.startsWith('Hint: ')) ?? '';
+
+  it('DHE_CONFIG set: <configDir>/certs.d/HOST:PORT/ca.crt (and /etc/docker/certs.d)', async () => {
+    const home = freshHome();
+    const cfg = mkdtempSync(join(tmpdir(), 'dhe-rf-cfg-'));
+    const host = h.untrusted.host;
+    const r = await pullFrom(host, { ...home.env, DHE_CONFIG: cfg });
+    expect(r.code).toBe(4);
+    const hint = hintOf(r.stderr);
+    expect(hint).toContain(`${cfg}/certs.d/${host}/ca.crt`);
+    expect(hint).toContain(`/etc/docker/certs.d/${host}/ca.crt`);
+    expect(hint).not.toContain('.dhe-cli');
+  });
+
+  it('the default config folder under HOME is shown with ~', async () => {
+    const home = freshHome();
+    const host = h.untrusted.host;
+    const r = await pullFrom(host, { ...home.env, DHE_CONFIG: undefined });
+    expect(r.code).toBe(4);
+    expect(hintOf(r.stderr)).toContain(`~/.dhe-cli/certs.d/${host}/ca.crt`);
+  });
+
+  it('DHE_CERTS_DIR set: only that folder, for the CA and for a client certificate', async () => {
+    const home = freshHome();
+    const certs = mkdtempSync(join(tmpdir(), 'dhe-rf-certs-'));
+    const ca = await pullFrom(h.untrusted.host, { ...home.env, DHE_CERTS_DIR: certs });
+    expect(ca.code).toBe(4);
+    expect(hintOf(ca.stderr)).toContain(`${certs}/${h.untrusted.host}/ca.crt`);
+    expect(hintOf(ca.stderr)).not.toMatch(/\.dhe-cli|\/etc\/docker/);
+    const mtls = await pullFrom(h.mtls.host, { ...home.env, DHE_CERTS_DIR: certs, DHE_CA_CERT: h.caCert });
+    expect(mtls.code).toBe(4);
+    expect(hintOf(mtls.stderr)).toContain(`put client.cert and client.key in ${certs}/${h.mtls.host}/`);
+    expect(hintOf(mtls.stderr)).not.toMatch(/\.dhe-cli|\/etc\/docker/);
+  });
+});
