@@ -388,3 +388,41 @@ describe('hostile archives are refused with exit 7 and leave the store as it was
     await refused(await tarOf(ociEntries(good, 'UPPER/Case:!!')), /invalid image reference/);
   });
 });
+
+describe('save: failures end the save cleanly', () => {
+  it('a missing output folder is an IO error naming it, and leaves nothing behind', async () => {
+    const e = await expectCode(saveArchive(src, ['docker.io/library/alpine:3.20'], join(root, 'nope', 'x.tar')), 'IO');
+    expect(e.message).toContain(`${join(root, 'nope')} does not exist`);
+    expect(e.hint).toBeTruthy();
+    expect(readdirSync(root).filter((f) => f.includes('partial'))).toEqual([]);
+  });
+
+  it('a sink that fails while a blob streams rejects the save (no unhandled error event)', async () => {
+    const { Writable } = await import('node:stream');
+    let seen = 0;
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        seen += chunk.length;
+        cb(seen > 1024 ? Object.assign(new Error('broken pipe'), { code: 'EPIPE' }) : null);
+      },
+    });
+    sink.on('error', () => {});
+    await expect(saveArchive(src, ['docker.io/library/alpine:3.20', 'localhost:5000/team/app:1.0'], sink)).rejects.toThrow(/broken pipe|EPIPE/);
+  });
+
+  it('a blob whose bytes changed on disk (same size) is CORRUPT_STORE, the output file removed', async () => {
+    const d = await src.resolve('docker.io/library/alpine:3.20');
+    const m = JSON.parse((await src.readBlob(d!.digest, 1 << 20)).toString()) as { layers: Array<{ digest: string }> };
+    const f = join(src.dir, 'blobs', 'sha256', m.layers[1]!.digest.slice(7));
+    const b = readFileSync(f);
+    b[10] ^= 0xff;
+    writeFileSync(f, b);
+    const out = join(root, 'out');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(out);
+    const e = await expectCode(saveArchive(src, ['docker.io/library/alpine:3.20'], join(out, 'x.tar')), 'CORRUPT_STORE');
+    expect(e.exitCode).toBe(7);
+    expect(e.hint).toContain('store verify --repair');
+    expect(readdirSync(out)).toEqual([]);
+  });
+});
