@@ -188,7 +188,7 @@ describe('error mapping', () => {
       expect(e.message).toContain(`said ${code}`);
       expect(e.hint).toBeTruthy();
     }
-    expect(registryError(401, '', { ...ctx, challengeError: 'insufficient_scope', scopes: ['repository:a:pull,push'] })).toMatchObject({ code: 'INSUFFICIENT_SCOPE' });
+    expect(registryError(401, '', { ...ctx, sentAuth: true, challengeError: 'insufficient_scope', scopes: ['repository:a:pull,push'] })).toMatchObject({ code: 'INSUFFICIENT_SCOPE' });
     expect(registryError(401, '', { ...ctx, sentAuth: true }).message).toContain('refused the credentials');
     expect(registryError(404, '<html>nope</html>', ctx).code).toBe('NOT_FOUND');
     expect(registryError(400, '<html>No required SSL certificate was sent</html>', ctx).code).toBe('TLS_CLIENT_CERT_REQUIRED');
