@@ -49,7 +49,7 @@ describe('save', () => {
       if (damage === 'bytes appended') appendFileSync(layerFile, 'garbage');
       else {
         const b = readFileSync(layerFile);
-        b[b.length >> 1] ^= 0xff;
+        b[b.length >> 1] = b[b.length >> 1]! ^ 0xff;
         writeFileSync(layerFile, b);
       }
       const dir = mkdtempSync(join(tmpdir(), 'dhe-rf-'));
@@ -70,7 +70,7 @@ describe('push of a corrupt blob', () => {
       if (damage === 'bytes appended') appendFileSync(layerFile, 'garbage');
       else {
         const b = readFileSync(layerFile);
-        b[b.length >> 1] ^= 0xff;
+        b[b.length >> 1] = b[b.length >> 1]! ^ 0xff;
         writeFileSync(layerFile, b);
       }
       // another registry: no cross-repository mount, the layer is uploaded from the store

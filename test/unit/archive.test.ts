@@ -415,7 +415,7 @@ describe('save: failures end the save cleanly', () => {
     const m = JSON.parse((await src.readBlob(d!.digest, 1 << 20)).toString()) as { layers: Array<{ digest: string }> };
     const f = join(src.dir, 'blobs', 'sha256', m.layers[1]!.digest.slice(7));
     const b = readFileSync(f);
-    b[10] ^= 0xff;
+    b[10] = b[10]! ^ 0xff;
     writeFileSync(f, b);
     const out = join(root, 'out');
     const { mkdirSync } = await import('node:fs');
