@@ -531,6 +531,11 @@ export class RegistryClient {
     const maxResumes = opts.maxResumes ?? 5;
     const first = await this.openBlob(repo, desc.digest, 0, opts.signal);
     const out = new PassThrough({ highWaterMark: 256 * 1024 });
+    // The consumer may not listen yet (a generator attaches when first read), or may stop listening between our
+    // destroy(e) and the 'error' event a tick later (a reader that returned early on Ctrl-C): an 'error' event
+    // without a listener would crash the process. The error stays on the stream (`errored`), where finished(),
+    // pipeline() and async iteration report it.
+    out.on('error', () => undefined);
     const hash = createHash(algorithm);
     let received = 0;
 
@@ -624,10 +629,6 @@ export class RegistryClient {
       out.end();
     };
     run().catch((e: unknown) => {
-      // The consumer may not listen yet (e.g. a generator that attaches when first read): an 'error' event without
-      // a listener would crash the process. The error stays on the stream (`errored`), where finished(),
-      // pipeline() and async iteration report it.
-      if (out.listenerCount('error') === 0) out.on('error', () => undefined);
       out.destroy(isDheError(e) ? e : new DheError('NETWORK', `download of ${desc.digest} failed: ${(e as Error).message}`, { cause: e }));
     });
     return out;
@@ -836,16 +837,16 @@ export class RegistryClient {
     }
   }
 
-  private async uploadMonolithic(repo: string, location: string, desc: { digest: string; size: number }, src: Readable, opts: UploadBlobOptions): Promise<void> {
-    const what = `blob ${desc.digest} upload to ${repo}`;
+  /** Sends the whole blob as one request body (PUT ?digest= or PATCH); a 413 means the body limit was hit. */
+  private async sendWholeBody(method: 'PUT' | 'PATCH', url: string, repo: string, desc: { digest: string; size: number }, src: Readable, opts: UploadBlobOptions) {
     const res = await this.send({
-      method: 'PUT',
-      url: this.withDigest(location, desc.digest),
+      method,
+      url,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
       body: this.counting(src, opts.onProgress),
       scopes: this.scopes(repo, ['pull', 'push']),
       retry: false,
-      what,
+      what: `blob ${desc.digest} upload to ${repo}`,
       repo,
       signal: opts.signal,
     });
@@ -853,26 +854,17 @@ export class RegistryClient {
       await res.dump();
       throw new BodyTooLarge(desc.size);
     }
-    await this.finishUpload(repo, res, desc, what);
+    return res;
+  }
+
+  private async uploadMonolithic(repo: string, location: string, desc: { digest: string; size: number }, src: Readable, opts: UploadBlobOptions): Promise<void> {
+    const res = await this.sendWholeBody('PUT', this.withDigest(location, desc.digest), repo, desc, src, opts);
+    await this.finishUpload(repo, res, desc, `blob ${desc.digest} upload to ${repo}`);
   }
 
   private async uploadStreamed(repo: string, location: string, desc: { digest: string; size: number }, src: Readable, opts: UploadBlobOptions): Promise<void> {
     const what = `blob ${desc.digest} upload to ${repo}`;
-    const res = await this.send({
-      method: 'PATCH',
-      url: location,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
-      body: this.counting(src, opts.onProgress),
-      scopes: this.scopes(repo, ['pull', 'push']),
-      retry: false,
-      what,
-      repo,
-      signal: opts.signal,
-    });
-    if (res.status === 413) {
-      await res.dump();
-      throw new BodyTooLarge(desc.size);
-    }
+    const res = await this.sendWholeBody('PATCH', location, repo, desc, src, opts);
     if (res.status !== 202 && res.status !== 204) return this.fail(res, { what, repo });
     await res.dump();
     const next = new URL(res.header('location') ?? location, res.url).href;

@@ -191,8 +191,17 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     let user: string | null = null;
     let refreshToken: string | undefined;
 
+    // The scopes asked are logged even when the request is refused, so a test can tell its own requests apart.
+    const noteScopes = (p: URLSearchParams) => {
+      try {
+        entry.scopesAsked = parseScopes(p.getAll('scope')).map(formatScope);
+      } catch {
+        // a malformed scope is answered below
+      }
+    };
     if (req.method === 'GET') {
       params = url.searchParams;
+      noteScopes(params);
       entry.offline = params.get('offline_token') === 'true';
       const auth = req.headers.authorization;
       if (auth) {
@@ -220,6 +229,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
         return finish(413, { error: 'invalid_request', error_description: 'body too large' });
       }
       params = new URLSearchParams(body);
+      noteScopes(params);
       entry.offline = params.get('access_type') === 'offline';
       const grantType = params.get('grant_type');
       if (grantType === 'password') {
