@@ -1,0 +1,44 @@
+// On a terminal, pull shows live per-layer progress (bar, bytes, speed) redrawn in place, cut to the terminal's
+// width; the summary lines are the same as in CI logs. Runs the CLI under a real pseudo-terminal (`script`).
+
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { getHarness } from '../harness/index.js';
+import { BIN, freshHome } from '../helpers/cli.js';
+import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
+
+const h = getHarness();
+
+function inTerminal(command: string, env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const e: Record<string, string | undefined> = { ...process.env, ...env, TERM: 'xterm' };
+    delete e.CI;
+    delete e.NO_COLOR;
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: e as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', () => resolve(out));
+  });
+}
+
+describe('on a terminal', () => {
+  it('pull redraws per-layer progress in place, within the terminal width', async () => {
+    const repo = uniqueRepo('tty');
+    const img = await buildImage({ layers: 1, layerSize: 24 * 1024 * 1024 });
+    await seedImage({ url: h.plain.url }, repo, 'v1', img);
+    const home = freshHome();
+    const { CI: _ci, ...env } = home.env;
+    const ref = `${h.plain.host}/${repo}:v1`;
+    const out = await inTerminal(`stty cols 90; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} pull ${ref}`, env);
+    const id = img.layers[0]!.digest.slice(7, 19);
+    expect(out).toContain(`${id}: Downloading [`);
+    expect(out).toMatch(/MB\/s/);
+    expect(out).toContain('\x1b[1A'); // redrawn in place, not appended
+    expect(out).toContain(`${id}: Pull complete`);
+    expect(out).toContain(`Digest: ${img.manifest.digest}`);
+    expect(out).toContain(`Status: Downloaded newer image for ${ref}`);
+    const visible = out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').split(/\r?\n/);
+    for (const line of visible) expect(line.length).toBeLessThanOrEqual(90);
+  });
+});
