@@ -37,7 +37,7 @@ export async function summarize(store: ImageStore, name: string, desc: Descripto
   let manifests: Array<{ desc: Descriptor; platform?: string }>;
   if (top.parsed.kind === 'index') {
     const present = await presentChildren(store, top.parsed.index);
-    const primary = pickLocalPlatform(top.parsed.index, present);
+    const primary = pickLocalPlatform(top.parsed.index, present, undefined, desc);
     manifests = [
       ...(primary ? [{ desc: primary }] : []),
       ...present.filter((p) => p !== primary).map((desc) => ({ desc })),

@@ -65,7 +65,7 @@ async function loadImage(store: ImageStore, ref: Reference, platform?: string): 
   let fromPlatform: string | undefined;
   if (doc.parsed.kind === 'index') {
     const present = await presentChildren(store, doc.parsed.index);
-    const child = pickLocalPlatform(doc.parsed.index, present, platform);
+    const child = pickLocalPlatform(doc.parsed.index, present, platform, desc);
     if (!child) throw new DheError('CORRUPT_STORE', `no platform of ${ref.familiar} is complete in the local store`, { hint: `pull it again: dhe-cli pull ${ref.familiar}` });
     doc = await readStoredManifest(store, child);
     fromPlatform = platformString(child.platform);

@@ -17,6 +17,7 @@ import type { Reference } from '../reference/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { ImageStore } from '../store/index.js';
 import { noEvents, type EventSink } from './events.js';
+import { PLATFORM_ANNOTATION } from './local.js';
 import { runPool } from './pool.js';
 
 export interface PullOptions {
@@ -200,7 +201,13 @@ export async function pullImage(ref: Reference, opts: PullOptions): Promise<Pull
     for (const img of images) await store.putBlob(img.bytes, img.digest);
     if (parsed.kind === 'index') await store.putBlob(top.bytes, top.digest);
     signal?.throwIfAborted();
-    await store.setName(name, { mediaType: parsed.mediaType, digest: top.digest, size: top.bytes.length });
+    await store.setName(name, {
+      mediaType: parsed.mediaType,
+      digest: top.digest,
+      size: top.bytes.length,
+      // one platform of an index: the name means that platform from now on (images, inspect, push, mutate)
+      ...(parsed.kind === 'index' && !opts.allPlatforms && platforms[0] ? { annotations: { [PLATFORM_ANNOTATION]: platforms[0] } } : {}),
+    });
     const source = ref.name;
     // One locked read-modify-write of the sources file for all blobs (not one per blob: 50 layers = 50 fsyncs).
     await store.addSources([...blobs.keys()].map((d): [string, string] => [d, source]));

@@ -62,7 +62,7 @@ export async function pushImage(ref: Reference, opts: PushOptions): Promise<Push
       tagged = { bytes: topManifest.bytes, mediaType: topManifest.parsed.mediaType, digest: top.digest };
     } else {
       // A partially pulled index cannot be pushed whole (the registry checks every child). Push one platform.
-      const child = pickLocalPlatform(topManifest.parsed.index, present, opts.platform);
+      const child = pickLocalPlatform(topManifest.parsed.index, present, opts.platform, top);
       if (!child) throw new DheError('CORRUPT_STORE', `no platform of ${ref.familiar} is complete in the local store`, { hint: `pull it again: dhe-cli pull ${ref.familiar}` });
       chosen = [child];
       const childBytes = await store.readBlob(child.digest, 4 * 1024 * 1024);

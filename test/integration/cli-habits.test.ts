@@ -78,6 +78,21 @@ describe('docker habits', () => {
     expect((await fetchManifest(plain, `${repo}-arm`, '1')).digest).toBe(arm.manifest.digest);
   });
 
+  it('after pull --platform X the name means X (images, inspect), as docker does', async () => {
+    const repo = uniqueRepo('plat');
+    const amd = await buildImage({ platform: { os: 'linux', architecture: 'amd64' } });
+    const arm = await buildImage({ platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+    await seedIndex(plain, repo, 'multi', [amd, arm]);
+    const home = freshHome();
+    const ref = `${h.plain.host}/${repo}:multi`;
+    expect((await runCli(['pull', '--platform', 'linux/amd64', ref], { env: home.env })).code).toBe(0);
+    expect((await runCli(['images', '-q'], { env: home.env })).stdout.trim()).toBe(amd.config.digest.slice(7, 19));
+    expect((await runCli(['pull', '--platform', 'linux/arm64', ref], { env: home.env })).code).toBe(0);
+    expect((await runCli(['images', '-q'], { env: home.env })).stdout.trim()).toBe(arm.config.digest.slice(7, 19));
+    const inspect = JSON.parse((await runCli(['inspect', ref], { env: home.env })).stdout);
+    expect(inspect.config.architecture).toBe('arm64');
+  });
+
   it('prints nothing on stdout for a pull that never started', async () => {
     const home = freshHome();
     const r = await runCli(['pull', `${h.plain.host}/${uniqueRepo('none')}:v1`], { env: home.env });

@@ -51,7 +51,7 @@ export async function run(ctx: CommandContext, refText: string, opts: { remote?:
   if (top.parsed.kind === 'index') {
     result.index = top.parsed.index;
     const present = await presentChildren(store, top.parsed.index);
-    const child = pickLocalPlatform(top.parsed.index, present, ctx.settings.platform);
+    const child = pickLocalPlatform(top.parsed.index, present, ctx.settings.platform, desc);
     if (child) {
       doc = await readStoredManifest(store, child);
       result.platformDigest = child.digest;
