@@ -185,6 +185,12 @@ export async function mutateImage(
   validateChanges(changes);
   const loaded = await loadImage(store, source, platform);
   applyChanges(loaded.config, changes);
+  // As `docker commit --change` does: a history entry without a layer, so `history` shows what changed.
+  const what = Object.entries(changes)
+    .filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))
+    .map(([k]) => k)
+    .join(', ');
+  (loaded.config.history ??= []).push({ created: new Date().toISOString(), created_by: `dhe-cli mutate (${what})`, empty_layer: true });
   const lease = await store.lease([]);
   try {
     return await saveImage(store, target, loaded, lease);

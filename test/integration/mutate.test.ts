@@ -88,6 +88,11 @@ describe('mutate', () => {
     // the layers are shared, untouched
     expect(changed.manifest.layers.map((l) => l.digest)).toEqual(img.layers.map((l) => l.digest));
     expect(changed.config.rootfs.diff_ids).toEqual(img.diffIds);
+    // one history entry more, without a layer, naming what changed
+    const hist = changed.config.history as Array<{ created_by?: string; empty_layer?: boolean }>;
+    expect(hist).toHaveLength(img.diffIds.length + 1);
+    expect(hist.at(-1)).toMatchObject({ empty_layer: true });
+    expect(hist.at(-1)!.created_by).toMatch(/^dhe-cli mutate \(env, labels, entrypoint, cmd, workdir, user, expose\)$/);
 
     const old = await inspect(ref, home.env);
     expect(old.digest).toBe(img.manifest.digest);
