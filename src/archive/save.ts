@@ -89,6 +89,11 @@ function outputError(e: unknown, out: string): DheError {
   return fsError(e, `writing the archive ${out}`);
 }
 
+function namedPlatform(text: string): Pick<Platform, 'os' | 'architecture' | 'variant'> {
+  const [os = '', architecture = '', variant] = text.split('/');
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
 function platformMatches(p: Platform | undefined, want: SaveOptions['platform']): boolean {
   if (!p || !want) return false;
   return p.os === want.os && p.architecture === want.architecture && (want.variant === undefined || p.variant === want.variant);
@@ -188,10 +193,14 @@ export async function saveArchive(
       );
       const present: Descriptor[] = [];
       for (const c of children) if (await store.hasBlob(c.digest)) present.push(c);
-      const chosen = opts.platform ? present.filter((c) => platformMatches(c.platform, opts.platform)) : present;
+      // --platform, else the platform the name was pulled for (`pull --platform`), else the only one present
+      const named = descriptor.annotations?.['io.dhe-cli.platform'];
+      const want = opts.platform ?? (named ? namedPlatform(named) : undefined);
+      let chosen = want ? present.filter((c) => platformMatches(c.platform, want)) : present;
+      if (!opts.platform && chosen.length !== 1) chosen = present;
       if (chosen.length !== 1) {
         throw new DheError(
-          opts.platform ? 'PLATFORM_NOT_FOUND' : 'UNSUPPORTED',
+          opts.platform ? 'PLATFORM_NOT_FOUND' : 'USAGE',
           opts.platform
             ? `${name} has no ${opts.platform.os}/${opts.platform.architecture} image in the local store`
             : `${name} is a multi-platform image with ${present.length} platforms in the store; a docker archive holds one`,
