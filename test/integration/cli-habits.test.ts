@@ -91,6 +91,12 @@ describe('docker habits', () => {
     expect((await runCli(['images', '-q'], { env: home.env })).stdout.trim()).toBe(arm.config.digest.slice(7, 19));
     const inspect = JSON.parse((await runCli(['inspect', ref], { env: home.env })).stdout);
     expect(inspect.config.architecture).toBe('arm64');
+    // a docker archive holds one platform: the one the name means
+    const file = join(home.env.HOME as string, 'multi.tar');
+    const saved = await runCli(['save', ref, '-o', file], { env: home.env });
+    expect(saved.code).toBe(0);
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', file, 'manifest.json'], { encoding: 'utf8' }));
+    expect(manifest[0].Config).toContain(arm.config.digest.slice(7));
   });
 
   it('prints nothing on stdout for a pull that never started', async () => {
