@@ -78,7 +78,7 @@ export class Output {
     if (err.hint) this.stderr.write(this.paint.dim('Hint: ') + redactText(oneLine(err.hint)) + '\n');
     const host = err.details?.host ?? err.details?.registry;
     if ((err.exitCode === 3 || err.exitCode === 4 || err.exitCode === 6) && typeof host === 'string' && host) {
-      this.stderr.write(`Run 'dhe-cli doctor ${host}' for a full diagnosis.\n`);
+      this.stderr.write(`Run 'dhe-cli doctor ${host === 'registry-1.docker.io' ? 'docker.io' : host}' for a full diagnosis.\n`);
     }
     if (this.debug) {
       const stack = (e instanceof Error ? e.stack : undefined) ?? String(e);
