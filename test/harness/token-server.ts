@@ -29,6 +29,20 @@ export interface TokenServerOptions {
   expiresIn?: number;
 }
 
+/** Behaviour a test may change at run time (`server.configure({...})`) on a private harness. */
+export interface TokenServerBehaviour {
+  /** Token lifetime in seconds: `expires_in` and the JWT's `exp` (default: the `expiresIn` option, 300). */
+  expiresIn?: number;
+  /**
+   * Makes the JWT's `exp` this many seconds earlier than `expires_in` says. distribution accepts a token up to
+   * 60 s past its `exp` (leeway), so `expLeeway: 60` makes the registry refuse a token as soon as `expires_in`
+   * has passed, with 401 `error="invalid_token"`.
+   */
+  expLeeway?: number;
+  /** The next N tokens are signed for another issuer: the registry refuses them with 401 `error="invalid_token"`. */
+  invalidTokens?: number;
+}
+
 export interface TokenServer {
   url: string;
   port: number;
@@ -36,6 +50,8 @@ export interface TokenServer {
   log(): TokenLogEntry[];
   /** Every access and refresh token issued so far, oldest first (same as GET /_issued). */
   issued(): string[];
+  /** Changes lifetimes / makes the next tokens invalid (see TokenServerBehaviour); returns the current settings. */
+  configure(b: TokenServerBehaviour): Required<TokenServerBehaviour>;
   /** Stop listening (connections are closed); `start()` listens again on the same port. */
   pause(): Promise<void>;
   start(): Promise<void>;
@@ -117,7 +133,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 export async function startTokenServer(opts: TokenServerOptions): Promise<TokenServer> {
   const signingKey = readFileSync(opts.signingKey, 'utf8');
   const certDer = new X509Certificate(readFileSync(opts.signingCert)).raw.toString('base64');
-  const expiresIn = opts.expiresIn ?? 300;
+  const behaviour: Required<TokenServerBehaviour> = { expiresIn: opts.expiresIn ?? 300, expLeeway: 0, invalidTokens: 0 };
   const refreshTokens = new Map<string, Role>();
   const entries: TokenLogEntry[] = [];
   /** Secrets handed out (access tokens, refresh tokens), for tests that grep output for them. */
@@ -127,11 +143,16 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
   function sign(user: string | null, aud: string, access: Scope[]): string {
     const now = Math.floor(Date.now() / 1000);
     const header = { typ: 'JWT', alg: 'ES256', x5c: [certDer] };
+    let iss = opts.issuer;
+    if (behaviour.invalidTokens > 0) {
+      behaviour.invalidTokens--;
+      iss = `${opts.issuer}-not-trusted`;
+    }
     const claims = {
-      iss: opts.issuer,
+      iss,
       sub: user ?? '',
       aud, // a string: distribution 2.8.2 rejects an array
-      exp: now + expiresIn,
+      exp: now + behaviour.expiresIn - behaviour.expLeeway,
       nbf: now - 10,
       iat: now,
       jti: randomUUID(),
@@ -275,7 +296,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     const body: Record<string, unknown> = {
       token,
       access_token: token,
-      expires_in: expiresIn,
+      expires_in: behaviour.expiresIn,
       issued_at: new Date().toISOString(),
     };
     if (refreshToken !== undefined && (entry.offline || entry.grant === 'refresh_token')) {
@@ -365,6 +386,13 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     port,
     log: () => entries.slice(),
     issued: () => issued.slice(),
+    configure: (b) => {
+      for (const k of ['expiresIn', 'expLeeway', 'invalidTokens'] as const) {
+        const v = b[k];
+        if (v !== undefined) behaviour[k] = v;
+      }
+      return { ...behaviour };
+    },
     pause,
     start,
     stop: pause,
