@@ -4,7 +4,7 @@
 import type { Transport } from '../transport/http.js';
 import { readLimited } from '../transport/http.js';
 import { isLoopbackHost, isMetadataHost, matchesHostList } from '../transport/hosts.js';
-import { DheError } from '../errors.js';
+import { DheError, ExitCode } from '../errors.js';
 import type { Credential } from './types.js';
 
 export const TOKEN_BODY_LIMIT = 256 * 1024;
@@ -94,6 +94,26 @@ function basic(cred: Credential): string {
   return `Basic ${Buffer.from(`${cred.username ?? ''}:${cred.password ?? ''}`).toString('base64')}`;
 }
 
+/**
+ * Runs a request to the token realm. A network failure (after the transport's retries with backoff) says that it is
+ * the token server that cannot be reached, naming the realm's host, and keeps its code (exit 6): the registry
+ * itself may be fine, and the credentials were never checked.
+ */
+async function reachRealm<T>(realm: URL, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (e) {
+    if (!(e instanceof DheError) || e.exitCode !== ExitCode.NETWORK) throw e;
+    const where = `${realm.origin}${realm.pathname}`;
+    throw new DheError(e.code, `the token server at ${realm.host} is not reachable: ${e.message}`, {
+      hint: `the registry sends clients to ${where} for tokens; that service is down or blocked (a firewall or proxy setting for ${realm.host}); try again later or tell the registry's administrator`,
+      cause: e,
+      details: { ...e.details, realm: realm.origin },
+      exitCode: e.exitCode,
+    });
+  }
+}
+
 /** Asks the token server for a token covering `scopes`. */
 export async function fetchToken(transport: Transport, req: TokenRequest, policy: RealmPolicy): Promise<TokenResult> {
   const cred = req.credential;
@@ -119,7 +139,7 @@ export async function fetchToken(transport: Transport, req: TokenRequest, policy
     if (req.scopes.length) form.set('scope', req.scopes.join(' '));
     form.set('client_id', CLIENT_ID);
     if (req.offlineToken || !refresh) form.set('access_type', 'offline');
-    res = await transport.request({
+    res = await reachRealm(realm, () => transport.request({
       method: 'POST',
       url: realm,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -127,7 +147,7 @@ export async function fetchToken(transport: Transport, req: TokenRequest, policy
       retry: true,
       followRedirects: false,
       signal: req.signal,
-    });
+    }));
     if ((res.status === 404 || res.status === 405) && hasPassword) {
       // The token server has no OAuth2 endpoint: the plain GET flow.
       await res.dump();
@@ -141,12 +161,12 @@ export async function fetchToken(transport: Transport, req: TokenRequest, policy
       u.searchParams.set('offline_token', 'true');
       u.searchParams.set('client_id', CLIENT_ID);
     }
-    res = await transport.request({
+    res = await reachRealm(realm, () => transport.request({
       method: 'GET',
       url: u,
       headers: hasPassword ? { authorization: basic(cred!) } : {},
       signal: req.signal,
-    });
+    }));
   }
 
   const raw = (await readLimited(res.body, TOKEN_BODY_LIMIT, `token response from ${realm.host}`)).toString('utf8');

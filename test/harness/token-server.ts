@@ -34,11 +34,13 @@ export interface TokenServerBehaviour {
   /** Token lifetime in seconds: `expires_in` and the JWT's `exp` (default: the `expiresIn` option, 300). */
   expiresIn?: number;
   /**
-   * Makes the JWT's `exp` this many seconds earlier than `expires_in` says. distribution accepts a token up to
-   * 60 s past its `exp` (leeway), so `expLeeway: 60` makes the registry refuse a token as soon as `expires_in`
-   * has passed, with 401 `error="invalid_token"`.
+   * How long the registry accepts the token, whatever `expires_in` says (0 = default: `expires_in` plus
+   * distribution's 60 s leeway). The JWT's `exp` is then now + acceptFor - 60 (whole seconds, so the registry
+   * refuses it with 401 `error="invalid_token"` between acceptFor - 1 and acceptFor seconds after it was issued).
+   * `{ expiresIn: 2, acceptFor: 3 }`: a token really dead soon after its lifetime; `{ expiresIn: 300, acceptFor: 2 }`:
+   * a token the client believes fresh that the registry refuses (revoked, clock skew).
    */
-  expLeeway?: number;
+  acceptFor?: number;
   /** The next N tokens are signed for another issuer: the registry refuses them with 401 `error="invalid_token"`. */
   invalidTokens?: number;
 }
@@ -133,7 +135,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 export async function startTokenServer(opts: TokenServerOptions): Promise<TokenServer> {
   const signingKey = readFileSync(opts.signingKey, 'utf8');
   const certDer = new X509Certificate(readFileSync(opts.signingCert)).raw.toString('base64');
-  const behaviour: Required<TokenServerBehaviour> = { expiresIn: opts.expiresIn ?? 300, expLeeway: 0, invalidTokens: 0 };
+  const behaviour: Required<TokenServerBehaviour> = { expiresIn: opts.expiresIn ?? 300, acceptFor: 0, invalidTokens: 0 };
   const refreshTokens = new Map<string, Role>();
   const entries: TokenLogEntry[] = [];
   /** Secrets handed out (access tokens, refresh tokens), for tests that grep output for them. */
@@ -152,7 +154,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       iss,
       sub: user ?? '',
       aud, // a string: distribution 2.8.2 rejects an array
-      exp: now + behaviour.expiresIn - behaviour.expLeeway,
+      exp: behaviour.acceptFor > 0 ? now + behaviour.acceptFor - 60 : now + behaviour.expiresIn,
       nbf: now - 10,
       iat: now,
       jti: randomUUID(),
@@ -387,7 +389,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     log: () => entries.slice(),
     issued: () => issued.slice(),
     configure: (b) => {
-      for (const k of ['expiresIn', 'expLeeway', 'invalidTokens'] as const) {
+      for (const k of ['expiresIn', 'acceptFor', 'invalidTokens'] as const) {
         const v = b[k];
         if (v !== undefined) behaviour[k] = v;
       }
