@@ -309,6 +309,17 @@ export class RegistryClient {
 
   private async fail(res: SentResponse, req: { what: string; repo?: string }): Promise<never> {
     const text = await res.text(ERROR_BODY_LIMIT).catch(() => '');
+    if (res.status === 401 && res.sentAuth && res.challengeError === 'invalid_token' && this.auth.scheme === 'bearer') {
+      // The token itself was refused (again, after a new one): the password was fine, the token server said so.
+      const cred = await this.auth.getCredential().catch(() => undefined);
+      const own = !!cred?.registryToken;
+      throw new DheError('UNAUTHORIZED', `${this.registry} refused ${own ? 'the stored registry token' : 'the tokens its token server issued'} for ${req.what} (invalid_token)`, {
+        hint: own
+          ? `the stored token has expired or was revoked: log in again (dhe-cli login ${this.registry})`
+          : `the registry does not accept its own token server's tokens (${this.auth.realm ?? 'the realm'}): their clocks, signing certificate or issuer disagree, or the token was revoked; tell the registry's administrator`,
+        details: { status: 401, registry: this.registry, challengeError: 'invalid_token', realm: this.auth.realm },
+      });
+    }
     throw registryError(res.status, text, {
       registry: this.registry,
       what: req.what,

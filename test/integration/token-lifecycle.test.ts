@@ -186,7 +186,9 @@ describe('a token the registry refuses as invalid_token', () => {
       const e = await caught(c.getManifest(repo, 'v1'));
       expect(e.code).toBe('UNAUTHORIZED');
       expect(e.exitCode).toBe(3);
-      expect(e.message).toContain(own.token.host);
+      expect(e.message).toBe(`${own.token.host} refused the tokens its token server issued for manifest ${repo}:v1 (invalid_token)`);
+      expect(e.hint).toContain(own.token.realm);
+      expect(e.hint).not.toMatch(/password/);
       expect(grantsFor(ts, repo, since)).toHaveLength(2);
       expect(refusals(lines)).toHaveLength(1);
     } finally {
