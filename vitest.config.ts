@@ -18,5 +18,7 @@ export default defineConfig({
     // Most tests wait on registries and child processes, not on the CPU: three files at once on a 2-core machine
     // roughly halve the wall time (vitest's default here would be one).
     maxWorkers: 3,
+    // The usual terminal report, plus a JSON one that .ci/run sums up in one closing line.
+    reporters: ['default', ['json', { outputFile: '.tmp/vitest-results.json' }]],
   },
 });
