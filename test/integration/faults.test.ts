@@ -1,14 +1,14 @@
 // Faults injected by our proxy (test/harness/fault-proxy.ts) in front of the real plain registry: the client
 // resumes, waits, retries, restarts uploads, keeps Authorization on its origin, and refuses corrupted content.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient, type RegistryClientOptions } from '../../src/registry/index.js';
-import { DheError } from '../../src/errors.js';
 import { streamTrace } from '../../src/trace.js';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { uniqueRepo } from '../helpers/images.js';
+import { blob, caught, readAll } from '../helpers/registry.js';
 
 const h = getHarness();
 const clients: RegistryClient[] = [];
@@ -36,26 +36,8 @@ function client(registry: string, over: Partial<RegistryClientOptions> = {}): Re
   return c;
 }
 
-function blob(size: number) {
-  const bytes = randomBytes(size);
-  return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size, bytes };
-}
 
-async function readAll(r: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of r) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
-async function caught(p: Promise<unknown>): Promise<DheError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DheError) return e;
-    throw e;
-  }
-  throw new Error('expected a DheError, got success');
-}
 
 /** A blob seeded directly into the registry (not through the proxy). */
 async function seed(size: number) {

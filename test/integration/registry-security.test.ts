@@ -8,11 +8,11 @@ import { Authenticator } from '../../src/auth/authenticator.js';
 import { parseWwwAuthenticate } from '../../src/auth/challenge.js';
 import { RegistryClient, type RegistryClientOptions } from '../../src/registry/index.js';
 import { Transport } from '../../src/transport/http.js';
-import { DheError } from '../../src/errors.js';
 import { streamTrace } from '../../src/trace.js';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { buildImage, uniqueRepo } from '../helpers/images.js';
+import { caught } from '../helpers/registry.js';
 
 const h = getHarness();
 const clients: RegistryClient[] = [];
@@ -32,15 +32,6 @@ function client(registry: string, over: Partial<RegistryClientOptions> = {}): Re
   return c;
 }
 
-async function caught(p: Promise<unknown>): Promise<DheError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DheError) return e;
-    throw e;
-  }
-  throw new Error('expected a DheError, got success');
-}
 
 describe('HTTPS_PROXY / NO_PROXY', () => {
   let proxy: Server;

@@ -8,10 +8,10 @@ import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RegistryClient, explainTlsError, type RegistryClientOptions } from '../../src/registry/index.js';
 import type { Credential } from '../../src/auth/types.js';
-import { DheError } from '../../src/errors.js';
 import type { TlsSettings } from '../../src/config.js';
 import { getHarness, serverLog, tokenLog } from '../harness/index.js';
 import { uniqueRepo } from '../helpers/images.js';
+import { caught } from '../helpers/registry.js';
 
 const h = getHarness();
 const clients: RegistryClient[] = [];
@@ -32,15 +32,6 @@ function client(registry: string, tls: Partial<TlsSettings> = {}, cred?: Credent
   return c;
 }
 
-async function caught(p: Promise<unknown>): Promise<DheError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DheError) return e;
-    throw e;
-  }
-  throw new Error('expected a DheError, got success');
-}
 
 function certsDir(host: string, files: Record<string, string>): string {
   const base = mkdtempSync(join(tmpdir(), 'dhe-certsd-'));

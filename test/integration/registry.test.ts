@@ -5,10 +5,10 @@ import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RegistryClient, type RegistryClientOptions } from '../../src/registry/index.js';
 import type { Credential } from '../../src/auth/types.js';
-import { DheError } from '../../src/errors.js';
 import type { TlsSettings } from '../../src/config.js';
 import { getHarness, tokenLog } from '../harness/index.js';
 import { buildImage, uniqueRepo } from '../helpers/images.js';
+import { caught, readAll } from '../helpers/registry.js';
 
 const h = getHarness();
 const clients: RegistryClient[] = [];
@@ -38,21 +38,7 @@ function blob(size: number): { digest: string; size: number; bytes: Buffer } {
   return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size, bytes };
 }
 
-async function readAll(r: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of r) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
-async function caught(p: Promise<unknown>): Promise<DheError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DheError) return e;
-    throw e;
-  }
-  throw new Error('expected a DheError, got success');
-}
 
 /** Pushes a small image with our client; returns the manifest digest and the image. */
 async function pushImage(c: RegistryClient, repo: string, tag: string) {

@@ -5,16 +5,15 @@
 //   once; a second refusal is UNAUTHORIZED (exit 3), not a loop;
 // - a token server that is down for a moment is retried with backoff; one that stays down is a network error
 //   (exit 6) naming the realm's host, not an authentication error.
-import { randomBytes, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient, type RegistryClientOptions } from '../../src/registry/index.js';
-import { DheError } from '../../src/errors.js';
 import type { Trace } from '../../src/trace.js';
 import { startHarness, type Harness } from '../harness/harness.js';
 import type { TokenServer } from '../harness/token-server.js';
 import { uniqueRepo } from '../helpers/images.js';
+import { blob, caught } from '../helpers/registry.js';
 
 let own: Harness;
 const clients: RegistryClient[] = [];
@@ -48,10 +47,6 @@ function client(registry: string, over: Partial<RegistryClientOptions> = {}): Tr
   return { client: c, lines };
 }
 
-function blob(size: number) {
-  const bytes = randomBytes(size);
-  return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size, bytes };
-}
 
 /** Pushes a config and `layers` blobs and a manifest for them; returns the blobs. */
 async function pushImage(c: RegistryClient, repo: string, layers: number) {
@@ -79,15 +74,6 @@ async function readAll(r: Readable, slowMs = 0): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function caught(p: Promise<unknown>): Promise<DheError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DheError) return e;
-    throw e;
-  }
-  throw new Error('expected a DheError, got success');
-}
 
 /** Token requests (granted or not) for `repo` since log entry `since`. */
 function grantsFor(ts: TokenServer, repo: string, since = 0) {
