@@ -879,9 +879,14 @@ export class RegistryClient {
     if (res.status !== 202 && res.status !== 204) return this.fail(res, { what, repo });
     await res.dump();
     const next = new URL(res.header('location') ?? location, res.url).href;
+    await this.closeUpload(repo, next, desc, what, opts);
+  }
+
+  /** The final `PUT ?digest=` with an empty body that turns an upload session into the blob. */
+  private async closeUpload(repo: string, location: string, desc: { digest: string; size: number }, what: string, opts: UploadBlobOptions): Promise<void> {
     const put = await this.send({
       method: 'PUT',
-      url: this.withDigest(next, desc.digest),
+      url: this.withDigest(location, desc.digest),
       headers: { 'content-length': '0' },
       scopes: this.scopes(repo, ['pull', 'push']),
       retry: false,
@@ -939,17 +944,7 @@ export class RegistryClient {
     if (offset !== desc.size) {
       throw localBlobError('SIZE_MISMATCH', desc.digest, `${offset} bytes, expected ${desc.size}`);
     }
-    const put = await this.send({
-      method: 'PUT',
-      url: this.withDigest(loc, desc.digest),
-      headers: { 'content-length': '0' },
-      scopes: this.scopes(repo, ['pull', 'push']),
-      retry: false,
-      what,
-      repo,
-      signal: opts.signal,
-    });
-    await this.finishUpload(repo, put, desc, what);
+    await this.closeUpload(repo, loc, desc, what, opts);
   }
 
   // ---------------------------------------------------------------- listings
