@@ -4,18 +4,18 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireTool, SKOPEO_PATHS } from '../helpers/tools.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadArchive, saveArchive } from '../../src/archive/index.js';
 import { ImageStore } from '../../src/store/index.js';
 import { buildImage, storeImage, type BuiltImage } from '../../fixtures/archives/helpers.js';
 
-const skopeo = ['/usr/bin/skopeo', '/usr/local/bin/skopeo'].find((p) => existsSync(p));
 const tmp = mkdtempSync(join(tmpdir(), 'dhe-archive-skopeo-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const NAME = 'docker.io/library/alpine:3.20';
 
-describe.skipIf(!skopeo)('archives and skopeo (skipped only when skopeo is not installed)', () => {
-  const run = (...args: string[]) => execFileSync(skopeo!, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+describe('archives and skopeo', () => {
+  const run = (...args: string[]) => execFileSync(requireTool('skopeo', SKOPEO_PATHS), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   let store: ImageStore;
   let img: BuiltImage;
   beforeAll(async () => {

@@ -1,8 +1,9 @@
-// The packed tarball is what users install: it must hold only what is needed, install offline into an empty
-// folder, and its dhe-cli must work there (version, help, and a pull against the real registry).
+// The packed tarball is what users install: it must hold only what is needed, install into an empty folder on a
+// machine that has never run npm (a new, empty npm cache and HOME: npm resolves the dependencies online, as it does
+// for a user), and its dhe-cli must work there (version, help, and a pull against the real registry).
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,10 +16,20 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
+/** This process's environment without npm's own per-run settings (a cache or offline mode set by `npm test`). */
+function npmEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!/^npm_config_/i.test(k)) env[k] = v;
+  }
+  return env;
+}
+
 describe('npm pack → npm install into an empty folder', () => {
   let prefix: string;
   let files: string[];
   let binPath: string;
+  let freshCacheEntries = 0;
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dhe-pack-'));
@@ -27,10 +38,16 @@ describe('npm pack → npm install into an empty folder', () => {
     const info = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     files = info[0]!.files.map((f) => f.path);
     prefix = join(dir, 'app');
-    await run(npm, ['install', '--offline', '--no-audit', '--no-fund', '--prefix', prefix, join(dir, info[0]!.filename)], {
+    // Nothing warm: a cache and HOME made for this install alone, so a pass never depends on what this machine ran.
+    const cache = join(dir, 'npm-cache');
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    await run(npm, ['install', '--no-audit', '--no-fund', '--prefix', prefix, join(dir, info[0]!.filename)], {
       cwd: dir,
-      timeout: 120_000,
+      timeout: 150_000,
+      env: { ...npmEnv(), HOME: home, npm_config_cache: cache, npm_config_userconfig: join(home, '.npmrc') },
     });
+    freshCacheEntries = readdirSync(join(cache, '_cacache')).length;
     binPath = join(prefix, 'node_modules', '.bin', 'dhe-cli');
   }, 180_000);
 
@@ -40,6 +57,11 @@ describe('npm pack → npm install into an empty folder', () => {
     expect(files).toContain('dist/index.js');
     expect(files).toContain('dist/index.d.ts');
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/'))).toBe(false);
+  });
+
+  it('installs with an empty npm cache (dependencies fetched, not found warm)', () => {
+    expect(freshCacheEntries).toBeGreaterThan(0);
+    expect(readdirSync(join(prefix, 'node_modules'))).toEqual(expect.arrayContaining(['dhe-cli', 'undici', 'commander']));
   });
 
   it('installs, and its dhe-cli prints the version and help', async () => {

@@ -1,18 +1,18 @@
 // Other OCI tools read the store: skopeo's oci:DIR:NAME transport finds our names and copies images out.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireTool, SKOPEO_PATHS } from '../helpers/tools.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ImageStore } from '../../src/store/index.js';
 import { buildImage, sha256, storeImage } from '../../fixtures/archives/helpers.js';
 
-const skopeo = ['/usr/bin/skopeo', '/usr/local/bin/skopeo'].find((p) => existsSync(p));
 const tmp = mkdtempSync(join(tmpdir(), 'dhe-store-skopeo-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe.skipIf(!skopeo)('skopeo reads the store (skipped only when skopeo is not installed)', () => {
-  const run = (...args: string[]) => execFileSync(skopeo!, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+describe('skopeo reads the store', () => {
+  const run = (...args: string[]) => execFileSync(requireTool('skopeo', SKOPEO_PATHS), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
   it('inspects and copies images by their full normalised names', async () => {
     const store = await ImageStore.open(join(tmp, 'store'));
