@@ -97,21 +97,6 @@ function keyValue(s: string, what: string): [string, string] {
   return [s.slice(0, i), s.slice(i + 1)];
 }
 
-/** "--cmd" / "--entrypoint" values: a JSON array of strings, or a string split on white space. */
-export function parseCommandList(s: string): string[] {
-  const t = s.trim();
-  if (t.startsWith('[')) {
-    try {
-      const v = JSON.parse(t) as unknown;
-      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-    } catch {
-      // fall through to the error
-    }
-    throw new DheError('USAGE', `not a JSON array of strings: ${s}`, { hint: `write it as '["/bin/sh","-c"]' (JSON, double quotes), or as a plain string` });
-  }
-  return t === '' ? [] : t.split(/\s+/);
-}
-
 function exposedPort(p: string): string {
   const m = /^(\d{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(p);
   const n = m ? Number(m[1]) : 0;

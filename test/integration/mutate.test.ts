@@ -113,6 +113,24 @@ describe('mutate', () => {
     expect(again.config.config).toEqual(expected);
   });
 
+  it('reads --cmd and --entrypoint as docker commit --change does: a JSON array, or shell words with quotes', async () => {
+    const { home, ref, repo } = await pulled();
+    const cases: Array<[string, string, string[]]> = [
+      ['--cmd', 'sh -c "echo hi there"', ['sh', '-c', 'echo hi there']],
+      ['--cmd', '["sh","-c","echo hi"]', ['sh', '-c', 'echo hi']],
+      ['--cmd', `printf '%s\\n' "a \\"b\\"" c\\ d`, ['printf', '%s\\n', 'a "b"', 'c d']],
+      ['--entrypoint', "/bin/sh -c ''", ['/bin/sh', '-c', '']],
+    ];
+    for (const [option, value, want] of cases) {
+      const target = `${h.plain.host}/${repo}:words`;
+      const r = await runCli(['mutate', ref, '-t', target, option, value], { env: home.env });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const got = await inspect(target, home.env);
+      expect(got.config.config[option === '--cmd' ? 'Cmd' : 'Entrypoint']).toEqual(want);
+    }
+  });
+
   it('from a multi-platform image, makes a single image of the platform asked for, and says so', async () => {
     const repo = uniqueRepo('mut');
     const amd = await buildImage({ layers: 1, platform: { os: 'linux', architecture: 'amd64' } });
@@ -138,7 +156,8 @@ describe('mutate', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--env', 'NOVALUE'], /--env needs KEY=VALUE, not "NOVALUE"/],
       [['--expose', '70000'], /--expose needs PORT/],
-      [['--entrypoint', '["/bin/sh",'], /not a JSON array of strings/],
+      [['--entrypoint', '["/bin/sh",'], /--entrypoint is not a JSON array of strings/],
+      [['--cmd', 'sh -c "echo hi'], /--cmd has an unterminated " quote/],
       [[], /nothing to change/],
     ];
     for (const [flags, msg] of cases) {

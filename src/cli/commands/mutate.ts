@@ -1,5 +1,6 @@
 import { parseReference } from '../../reference/index.js';
-import { mutateImage, parseCommandList } from '../../transfer/mutate.js';
+import { mutateImage } from '../../transfer/mutate.js';
+import { parseCommandList } from '../command-list.js';
 import type { CommandContext } from '../context.js';
 import { openStore } from '../session.js';
 
@@ -20,7 +21,7 @@ export async function run(ctx: CommandContext, refText: string, opts: MutateFlag
   const changes = {
     env: opts.env,
     labels: opts.label,
-    entrypoint: opts.entrypoint !== undefined ? parseCommandList(opts.entrypoint) : undefined,
+    entrypoint: opts.entrypoint !== undefined ? parseCommandList(opts.entrypoint, '--entrypoint') : undefined,
     cmd: opts.cmd !== undefined ? parseCommandList(opts.cmd) : undefined,
     workdir: opts.workdir,
     user: opts.user,
