@@ -4,8 +4,11 @@
 import { finished, type Readable } from 'node:stream';
 import { DheError } from '../errors.js';
 import {
+  formatPlatform,
   hostPlatform,
+  parseConfig,
   parseManifest,
+  platformMatches,
   parsePlatform,
   selectManifest,
   shortId,
@@ -36,6 +39,8 @@ export interface PullResult {
   reference: string;
   digest: string;
   mediaType: string;
+  /** A single image (no index) whose config names another platform than the one asked for with --platform. */
+  platformMismatch?: { image: string; requested: string };
   /** Blobs downloaded (0 on a re-pull of an unchanged image). */
   downloadedBlobs: number;
   downloadedBytes: number;
@@ -224,7 +229,9 @@ export async function pullImage(ref: Reference, opts: PullOptions): Promise<Pull
   }
 
   const upToDate = previous?.digest === top.digest && downloadedBlobs === 0;
+  const platformMismatch = want && parsed.kind === 'image' ? await mismatchOf(store, parsed.manifest, want) : undefined;
   return {
+    ...(platformMismatch ? { platformMismatch } : {}),
     reference: name,
     digest: top.digest,
     mediaType: parsed.mediaType,
@@ -233,6 +240,14 @@ export async function pullImage(ref: Reference, opts: PullOptions): Promise<Pull
     upToDate,
     platforms,
   };
+}
+
+/** For a single image pulled with an explicit platform: its own platform when that does not run as the one asked for. */
+async function mismatchOf(store: ImageStore, manifest: Manifest, want: Platform): Promise<PullResult['platformMismatch']> {
+  const config = parseConfig(await store.readBlob(manifest.config.digest, MANIFEST_CAP));
+  const have = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  if (platformMatches(want, have)) return undefined;
+  return { image: formatPlatform(have), requested: formatPlatform(want) };
 }
 
 /** Reads a manifest blob from the store (size-capped), parsed. */

@@ -9,9 +9,9 @@ import { clientFor, openStore } from '../session.js';
 const CAP = 8 * 1024 * 1024;
 
 export async function run(ctx: CommandContext, refText: string, opts: { remote?: boolean }): Promise<number> {
-  const ref = parseReference(refText);
-  const want = ctx.settings.platform ? parsePlatform(ctx.settings.platform) : hostPlatform();
   if (opts.remote) {
+    const ref = parseReference(refText);
+    const want = ctx.settings.platform ? parsePlatform(ctx.settings.platform) : hostPlatform();
     const client = clientFor(ctx, ref.registry);
     try {
       const top = await client.getManifest(ref.repository, ref.identifier);
@@ -44,9 +44,13 @@ export async function run(ctx: CommandContext, refText: string, opts: { remote?:
     return 0;
   }
   const store = await openStore(ctx);
-  const desc = (await findLocalImage(store, refText)).descriptor;
+  const found = await findLocalImage(store, refText);
+  const desc = found.descriptor;
   const top = await readStoredManifest(store, desc);
-  const result: Record<string, unknown> = { reference: ref.toString(), digest: desc.digest, mediaType: top.parsed.mediaType };
+  // By IMAGE ID, the image's own name (the first of its names, as `images` lists them), never the ID read as a name.
+  const reference = found.ref?.toString() ?? found.names[0];
+  const result: Record<string, unknown> = { reference, digest: desc.digest, mediaType: top.parsed.mediaType };
+  if (!found.ref) result.names = found.names;
   let doc = top;
   if (top.parsed.kind === 'index') {
     result.index = top.parsed.index;

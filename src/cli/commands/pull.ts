@@ -20,6 +20,11 @@ export async function run(ctx: CommandContext, refText: string, opts: { allPlatf
       signal: ctx.signal,
     });
     renderer.finish();
+    if (result.platformMismatch) {
+      const { image, requested } = result.platformMismatch;
+      // docker's words for the same case; the image is kept (it has no index to choose another platform from)
+      ctx.out.warn(`The requested image's platform (${image}) does not match the requested platform (${requested}); ${ref.familiar} is a single-platform image, not a multi-platform index`);
+    }
     ctx.out.info(`Digest: ${result.digest}`);
     ctx.out.info(
       result.upToDate
