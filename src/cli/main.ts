@@ -234,7 +234,8 @@ Examples:
     .command('delete')
     .description('delete a manifest from the registry (a tag is resolved to its digest)')
     .argument('<ref>', 'REGISTRYHOST/NAME:TAG or @DIGEST')
-    .addHelpText('after', '\nExamples:\n  dhe-cli delete dhe.yourdomain.com/team/app:old')
+    .option('--force', 'also when other tags point at the same manifest (they are deleted with it)')
+    .addHelpText('after', '\nExamples:\n  dhe-cli delete dhe.yourdomain.com/team/app:old\n  dhe-cli delete --force dhe.yourdomain.com/team/app@sha256:…')
     .action(action(() => import('./commands/delete.js')));
 
   program

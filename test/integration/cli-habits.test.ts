@@ -121,16 +121,25 @@ describe('docker habits', () => {
     expect(c.stderr).toContain('DHE_CONCURRENCY');
   });
 
-  it('delete says which other tags go with the manifest', async () => {
-    const { home, ref, repo } = await pulled();
+  it('delete refuses (exit 2) when other tags point at the manifest, and deletes them all only with --force', async () => {
+    const { home, ref, repo, img } = await pulled();
     for (const t of ['a', 'b']) {
       await runCli(['tag', ref, `${h.plain.host}/${repo}:${t}`], { env: home.env });
       expect((await runCli(['push', `${h.plain.host}/${repo}:${t}`], { env: home.env })).code).toBe(0);
     }
-    const r = await runCli(['delete', `${h.plain.host}/${repo}:a`], { env: home.env });
-    expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/also tagged .*\bb\b/);
-    expect(r.stdout).toContain(`Untagged: ${h.plain.host}/${repo}:b`);
+    const refused = await runCli(['delete', `${h.plain.host}/${repo}:a`], { env: home.env });
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^Error: .*is also tagged b, v1: the registry deletes manifests, not tags/m);
+    expect(refused.stderr).toMatch(/^Hint: add --force/m);
+    expect((await fetchManifest(plain, repo, 'a')).digest).toBe(img.manifest.digest);
+    expect((await fetchManifest(plain, repo, 'b')).digest).toBe(img.manifest.digest);
+
+    const forced = await runCli(['delete', '--force', `${h.plain.host}/${repo}:a`], { env: home.env });
+    expect(forced.stderr).toBe('');
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toBe(`Untagged: ${h.plain.host}/${repo}:b\nUntagged: ${h.plain.host}/${repo}:v1\nDeleted: ${h.plain.host}/${repo}@${img.manifest.digest}\n`);
+    expect((await fetchManifest(plain, repo, 'b')).status).toBe(404);
   });
 
   it('tags refuses a bare registry with a hint', async () => {

@@ -1,44 +1,72 @@
+// delete: the registry deletes manifests, not tags. Every other tag of the same digest goes with it, so when there
+// are such tags the user must say --force (exit 2 otherwise); a CI job never wipes a shared digest's tags silently.
+
 import { DheError } from '../../errors.js';
-import { parseReference } from '../../reference/index.js';
+import { parseReference, type Reference } from '../../reference/index.js';
+import type { RegistryClient } from '../../registry/index.js';
+import { runPool } from '../../transfer/pool.js';
 import type { CommandContext } from '../context.js';
 import { clientFor } from '../session.js';
 
-export async function run(ctx: CommandContext, refText: string): Promise<number> {
+/** Tags looked at for other names of the digest; past this the look-up says it could not tell. */
+const MAX_TAGS_CHECKED = 1000;
+
+type OtherTags = { tags: string[]; complete: true } | { tags: string[]; complete: false; why: string };
+
+export async function run(ctx: CommandContext, refText: string, opts: { force?: boolean } = {}): Promise<number> {
   const ref = parseReference(refText);
   const client = clientFor(ctx, ref.registry);
   try {
-    let digest = ref.digest;
-    if (!digest) {
-      const head = await client.headManifest(ref.repository, ref.identifier);
-      if (!head) {
-        throw new DheError('MANIFEST_UNKNOWN', `manifest unknown: ${ref.familiar} is not in the registry`, {
-          hint: `list the tags with 'dhe-cli tags ${ref.name}'`,
-        });
-      }
-      digest = head.digest;
+    const digest = ref.digest ?? (await resolveTag(client, ref));
+    const others = await otherTags(client, ref, digest, ctx.signal);
+    if (others.tags.length > 0 && !opts.force) {
+      throw new DheError(
+        'USAGE',
+        `${ref.name}@${digest} is also tagged ${others.tags.join(', ')}: the registry deletes manifests, not tags, so those tags would be deleted too`,
+        { hint: `add --force to delete the manifest with all its tags; to move only ${ref.tag ? `the tag ${ref.tag}` : 'one tag'}, push another image to it` },
+      );
     }
-    // A registry deletes the manifest, so every tag pointing at it goes too: say which (bounded look-up).
-    const others: string[] = [];
-    try {
-      const tags = await client.listTags(ref.repository);
-      if (tags.length <= 50) {
-        for (const t of tags) {
-          if (t === ref.tag) continue;
-          const h = await client.headManifest(ref.repository, t);
-          if (h?.digest === digest) others.push(t);
-        }
-      }
-    } catch {
-      // listing is a courtesy: a registry that refuses it still deletes
-    }
-    if (others.length > 0) {
-      ctx.out.warn(`${ref.name}@${digest} is also tagged ${others.join(', ')}: those tags are deleted with it`);
-    }
+    if (!others.complete) ctx.out.warn(`could not check for other tags of ${digest} (${others.why}): any other tag of it is deleted too`);
     await client.deleteManifest(ref.repository, digest);
-    for (const t of others) ctx.out.result(`Untagged: ${ref.name}:${t}`);
+    for (const t of others.tags) ctx.out.result(`Untagged: ${ref.name}:${t}`);
     ctx.out.result(`Deleted: ${ref.name}@${digest}`);
     return 0;
   } finally {
     await client.close();
   }
+}
+
+async function resolveTag(client: RegistryClient, ref: Reference): Promise<string> {
+  const head = await client.headManifest(ref.repository, ref.identifier);
+  if (!head) {
+    throw new DheError('MANIFEST_UNKNOWN', `manifest unknown: ${ref.familiar} is not in the registry`, {
+      hint: `list the tags with 'dhe-cli tags ${ref.name}'`,
+    });
+  }
+  return head.digest;
+}
+
+/** The repository's tags other than the one given that point at `digest` (a few HEADs at a time). */
+async function otherTags(client: RegistryClient, ref: Reference, digest: string, signal?: AbortSignal): Promise<OtherTags> {
+  let tags: string[];
+  try {
+    tags = (await client.listTags(ref.repository)).filter((t) => t !== ref.tag);
+  } catch (e) {
+    if (e instanceof DheError && e.exitCode === 130) throw e;
+    return { tags: [], complete: false, why: 'the registry did not list the tags' };
+  }
+  const checked = tags.slice(0, MAX_TAGS_CHECKED);
+  const hits = new Set<string>();
+  await runPool(
+    checked,
+    8,
+    async (t) => {
+      const h = await client.headManifest(ref.repository, t);
+      if (h?.digest === digest) hits.add(t);
+    },
+    signal,
+  );
+  const found = checked.filter((t) => hits.has(t));
+  if (tags.length > checked.length) return { tags: found, complete: false, why: `only the first ${MAX_TAGS_CHECKED} of ${tags.length} tags were checked` };
+  return { tags: found, complete: true };
 }
