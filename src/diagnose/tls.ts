@@ -256,6 +256,16 @@ function trustFix(ctx: TlsCheckContext, issuer: string): string {
   return `get the CA certificate of ${issuer} (from the registry's administrator) and pass it: dhe-cli --ca-cert ca.crt …${where}; as a last resort: dhe-cli --insecure-registry ${hp} …`;
 }
 
+/** Issued by itself and signed with its own key (a root CA, or a self-signed leaf). */
+export function isSelfSigned(c: X509Certificate): boolean {
+  if (c.subject !== c.issuer) return false;
+  try {
+    return c.checkIssued(c) || c.verify(c.publicKey);
+  } catch {
+    return false;
+  }
+}
+
 /** The checks derived from a successful handshake (chain, trust, host name, expiry). */
 export async function certificateChecks(ctx: TlsCheckContext, probe: TlsProbe): Promise<Check[]> {
   const { t, material } = ctx;
@@ -269,7 +279,9 @@ export async function certificateChecks(ctx: TlsCheckContext, probe: TlsProbe): 
     return checks;
   }
   const top = chain[chain.length - 1]!;
-  const complete = top.subject === top.issuer && top.checkIssued(top);
+  // Self-signed: issued by its own subject and signed by its own key. checkIssued() alone also demands keyCertSign,
+  // which a self-signed *leaf* (the usual self-signed registry) does not have: it is still the whole chain.
+  const complete = isSelfSigned(top);
   const chainNotes = chain.map(certLine);
   const chainDetails = chain.map((c) => ({ subject: dn(c.subject), issuer: dn(c.issuer), names: sans(c), validFrom: new Date(c.validFrom).toISOString(), validTo: new Date(c.validTo).toISOString(), selfSigned: c.subject === c.issuer, ca: c.ca, fingerprint256: c.fingerprint256 }));
   const leafSelf = leaf.subject === leaf.issuer;

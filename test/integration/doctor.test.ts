@@ -9,6 +9,7 @@ import { getHarness } from '../harness/index.js';
 import { startHarness } from '../harness/harness.js';
 import { freshHome, runCli, type CliResult } from '../helpers/cli.js';
 import { uniqueRepo } from '../helpers/images.js';
+import { startSelfSignedRegistry } from '../helpers/self-signed.js';
 
 const h = getHarness();
 const { full, pullonly } = h.users;
@@ -274,5 +275,21 @@ describe('doctor: a healthy registry is all green (exit 0)', () => {
     expect(trust.status).toBe('fail');
     expect(trust.code).toBe('TLS_UNKNOWN_AUTHORITY');
     expect(trust.fix).toContain(`--insecure-registry ${h.untrusted.host}`);
+  });
+});
+
+describe('doctor on a registry with a self-signed leaf certificate', () => {
+  it('calls the chain complete and self-signed once the certificate is trusted, not a missing intermediate', async () => {
+    const reg = await startSelfSignedRegistry();
+    try {
+      const hm = freshHome();
+      const r = await doctor([reg.host, '--ca-cert', reg.certPath], hm);
+      expect(r.code).toBe(0);
+      expect(line(r.stdout, '✔', 'Certificate chain')).toMatch(/CN=selfsigned\.test issued by CN=selfsigned\.test \(self-signed\); 1 certificate up to a root/);
+      expect(r.stdout).not.toContain('missing intermediate');
+      expect(line(r.stdout, '✔', 'Trust')).toContain('trusted by --ca-cert');
+    } finally {
+      await reg.close();
+    }
   });
 });
