@@ -49,6 +49,12 @@ export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.DHE_CONFIG || join(env.HOME || homedir(), '.dhe-cli');
 }
 
+/** `first` (given folders), then CONFIG/certs.d, /etc/docker/certs.d and /etc/containers/certs.d, each once. */
+export function withDefaultCertsDirs(first: readonly string[], configDir: string): string[] {
+  const all = [...first, join(configDir, 'certs.d'), '/etc/docker/certs.d', '/etc/containers/certs.d'];
+  return all.filter((d, i) => all.indexOf(d) === i);
+}
+
 export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const configDir = defaultConfigDir(env);
   const home = env.HOME || homedir();
@@ -57,9 +63,9 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-  const certsDirs = env.DHE_CERTS_DIR
-    ? [env.DHE_CERTS_DIR]
-    : [join(configDir, 'certs.d'), '/etc/docker/certs.d', '/etc/containers/certs.d'];
+  // A folder given with DHE_CERTS_DIR (or --certs-dir) is searched first, then the usual ones, as docker users expect
+  // (a CA in /etc/docker/certs.d keeps working when a job adds its own folder).
+  const certsDirs = withDefaultCertsDirs(env.DHE_CERTS_DIR ? [env.DHE_CERTS_DIR] : [], configDir);
   const conc = Number.parseInt(env.DHE_CONCURRENCY ?? '', 10);
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
   const readTimeout = Number(env.DHE_READ_TIMEOUT);

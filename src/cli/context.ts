@@ -1,8 +1,9 @@
 // What every command gets: settings resolved from flags + environment (once, here), output, trace, a cancel signal.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { resolve } from 'node:path';
-import { defaultSettings, type Settings } from '../config.js';
+import { defaultSettings, withDefaultCertsDirs, type Settings } from '../config.js';
 import { DheError } from '../errors.js';
 import { silentTrace, streamTrace, type Trace } from '../trace.js';
 import type { Output } from './output.js';
@@ -35,7 +36,7 @@ export function settingsFromFlags(flags: GlobalFlags, env: NodeJS.ProcessEnv): S
   if (flags.config) {
     s.configDir = resolve(flags.config);
     if (!env.DHE_STORE && !flags.store) s.storeDir = resolve(s.configDir, 'store');
-    if (!env.DHE_CERTS_DIR && !flags.certsDir) s.tls.certsDirs[0] = resolve(s.configDir, 'certs.d');
+    s.tls.certsDirs = withDefaultCertsDirs(env.DHE_CERTS_DIR ? [resolve(env.DHE_CERTS_DIR)] : [], s.configDir);
   }
   if (flags.store) s.storeDir = resolve(flags.store);
   if (env.DHE_CONCURRENCY !== undefined && flags.concurrency === undefined) flags.concurrency = env.DHE_CONCURRENCY;
@@ -47,7 +48,7 @@ export function settingsFromFlags(flags: GlobalFlags, env: NodeJS.ProcessEnv): S
     s.tls.clientCertFile = resolve(flags.cert);
     s.tls.clientKeyFile = resolve(flags.key);
   }
-  if (flags.certsDir) s.tls.certsDirs = [resolve(flags.certsDir)];
+  if (flags.certsDir) s.tls.certsDirs = withDefaultCertsDirs([resolve(flags.certsDir)], s.configDir);
   if (flags.insecureRegistry?.length) s.tls.insecureRegistries = [...s.tls.insecureRegistries, ...flags.insecureRegistry];
   if (flags.platform) s.platform = flags.platform;
   if (flags.concurrency !== undefined) {
@@ -57,7 +58,8 @@ export function settingsFromFlags(flags: GlobalFlags, env: NodeJS.ProcessEnv): S
     }
     s.concurrency = n;
   }
-  for (const file of s.tls.caCertFiles) checkPem(file, '--ca-cert', 'CERTIFICATE');
+  const fromEnv = s.tls.caCertFiles.length - (flags.caCert?.length ?? 0);
+  s.tls.caCertFiles.forEach((file, i) => checkPem(file, i < fromEnv ? 'DHE_CA_CERT' : '--ca-cert', 'CERTIFICATE'));
   if (s.tls.clientCertFile) checkPem(s.tls.clientCertFile, '--cert', 'CERTIFICATE');
   if (s.tls.clientKeyFile) checkPem(s.tls.clientKeyFile, '--key', 'PRIVATE KEY');
   if (flags.debug) s.debug = true;
@@ -76,8 +78,24 @@ export async function buildContext(
   if (out.stdout !== process.stdout) settings.color = settings.color && !!out.stdout.isTTY;
   if (out.stderr !== process.stderr) settings.interactive = settings.interactive && !!out.stderr.isTTY;
   await out.configure(settings);
+  const given = flags.certsDir ?? env.DHE_CERTS_DIR;
+  if (given) warnAboutLooseCertFiles(resolve(given), out);
   const trace = settings.debug ? streamTrace((s) => out.stderr.write(s)) : silentTrace;
   return { settings, out, trace, signal };
+}
+
+/** certs.d files belong in DIR/HOST:PORT/; one at the top of DIR is never read, so say so instead of ignoring it. */
+function warnAboutLooseCertFiles(dir: string, out: Output): void {
+  let loose: string[];
+  try {
+    loose = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isFile() && /\.(crt|cert|key|pem)$/.test(e.name))
+      .map((e) => e.name);
+  } catch {
+    return;
+  }
+  if (loose.length === 0) return;
+  out.warn(`${join(dir, loose[0]!)}${loose.length > 1 ? ` (and ${loose.length - 1} more)` : ''} is not used: certs.d files go in a folder per registry, e.g. ${join(dir, 'HOST:PORT', loose[0]!)}`);
 }
 
 /** A certificate or key file that is missing or not PEM is a usage error now, not a confusing TLS error later. */

@@ -65,7 +65,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     .option('--ca-cert <file>', 'extra trusted CA certificate (PEM), repeatable (env DHE_CA_CERT)', collect)
     .option('--cert <file>', 'TLS client certificate (PEM)')
     .option('--key <file>', 'TLS client key (PEM)')
-    .option('--certs-dir <dir>', 'docker certs.d-style folder: DIR/HOST[:PORT]/{*.crt,client.cert,client.key} (env DHE_CERTS_DIR)')
+    .option('--certs-dir <dir>', 'docker certs.d-style folder DIR/HOST[:PORT]/{*.crt,client.cert,client.key}, searched before CONFIG/certs.d, /etc/docker/certs.d and /etc/containers/certs.d (env DHE_CERTS_DIR)')
     .option(
       '--insecure-registry <host[:port]>',
       'skip TLS verification and allow plain HTTP for this registry, repeatable (env DHE_INSECURE_REGISTRIES)',

@@ -407,12 +407,21 @@ export async function certificateChecks(ctx: TlsCheckContext, probe: TlsProbe): 
   return checks;
 }
 
+/** What a certs.d folder holds of a client certificate, as a note: found, incomplete, or under docker's wrong name. */
+function clientCertState(c: { exists: boolean; files: string[] }): string {
+  if (!c.exists) return '';
+  if (c.files.includes('client.cert')) return c.files.includes('client.key') ? ' (found)' : ' (found, but no client.key beside it)';
+  // docker reads *.cert as the client certificate and *.crt as a CA: client.crt is a CA there, never sent
+  if (c.files.includes('client.crt')) return ' (not found; there is a client.crt: rename it to client.cert, since *.crt files are read as CAs)';
+  return '';
+}
+
 /** Whether the server asked for a client certificate, and whether dhe-cli has one for it. */
 export async function clientCertCheck(ctx: TlsCheckContext, probe: TlsProbe): Promise<Check> {
   const { t, material } = ctx;
   const hp = t.hostport;
   const cands = await certsDirCandidates(ctx.settings, t);
-  const lookedAt = cands.map((c) => `${displayPath(join(c.dir, 'client.cert'), ctx.env)}${c.exists && c.files.includes('client.cert') ? (c.files.includes('client.key') ? ' (found)' : ' (found, but no client.key beside it)') : ''}`);
+  const lookedAt = cands.map((c) => `${displayPath(join(c.dir, 'client.cert'), ctx.env)}${clientCertState(c)}`);
   if (ctx.settings.clientCertFile) lookedAt.push(`--cert ${displayPath(ctx.settings.clientCertFile, ctx.env)}`);
   const used = material.sources.find((s) => s.startsWith('client cert '))?.slice('client cert '.length);
   const bodyAsks = probe.response?.status === 400 && /no required ssl certificate|ssl certificate error/i.test(probe.response.body);

@@ -1,5 +1,6 @@
 // Test PKI made with openssl at run time: nothing secret is ever committed.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -119,11 +120,17 @@ async function signed(
   const csr = join(dir, `${name}.csr`);
   await openssl(['req', '-new', ...EC, '-keyout', files.key, '-out', csr, '-subj', `/CN=${cn}`], dir);
   await openssl(
-    ['x509', '-req', '-in', csr, '-CA', issuer.cert, '-CAkey', issuer.key, '-CAcreateserial', '-days', '30',
+    ['x509', '-req', '-in', csr, '-CA', issuer.cert, '-CAkey', issuer.key, '-set_serial', serial(), '-days', '30',
       '-sha256', '-extfile', join(dir, 'ext.cnf'), '-extensions', extensions, '-out', files.cert],
     dir,
   );
   return files;
+}
+
+/** A random positive serial. Certificates of one CA are signed in parallel: -CAcreateserial's shared ca.srl file
+ * raced ("Unable to load number from ca.srl") when two signings read it while a third wrote it. */
+function serial(): string {
+  return `0x${(randomBytes(16)[0]! & 0x7f).toString(16).padStart(2, '0')}${randomBytes(15).toString('hex')}`;
 }
 
 /** Makes every certificate the harness needs in `dir` (created if missing). Takes well under a second. */

@@ -1,5 +1,8 @@
 // What a new user hit in thirty minutes (issue 23), each as the user saw it: the fix is asserted on the output.
 
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli } from '../helpers/cli.js';
@@ -55,5 +58,54 @@ describe('pull --platform that the image does not have', () => {
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/^Error: no image for linux\/arm64(\/v8)? in the multi-platform index; available: linux\/amd64$/m);
     expect((await runCli(['images', '-q'], { env: home.env })).stdout).toBe('');
+  });
+});
+
+describe('certs.d folders', () => {
+  const loginArgs = (host: string) => ['login', host, '-u', h.users.full.username, '--password-stdin'];
+
+  it('--certs-dir is searched first, then the usual folders: a CA in CONFIG/certs.d keeps working', async () => {
+    const home = freshHome();
+    mkdirSync(join(home.config, 'certs.d', h.basic.host), { recursive: true, mode: 0o700 });
+    copyFileSync(h.caCert, join(home.config, 'certs.d', h.basic.host, 'ca.crt'));
+    const extra = mkdtempSync(join(tmpdir(), 'dhe-certs-extra-'));
+    const r = await runCli(['--certs-dir', extra, ...loginArgs(h.basic.host)], { env: home.env, input: h.users.full.password + '\n' });
+    expect(r.stderr).not.toMatch(/^Error:/m);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Login Succeeded');
+    const viaEnv = await runCli(loginArgs(h.basic.host), { env: { ...home.env, DHE_CERTS_DIR: extra }, input: h.users.full.password + '\n' });
+    expect(viaEnv.code).toBe(0);
+  });
+
+  it('a certificate at the top of --certs-dir (not in a HOST:PORT folder) is pointed out, not ignored silently', async () => {
+    const home = freshHome();
+    const dir = mkdtempSync(join(tmpdir(), 'dhe-certs-loose-'));
+    copyFileSync(h.caCert, join(dir, 'ca.crt'));
+    const r = await runCli(['--certs-dir', dir, ...loginArgs(h.basic.host)], { env: home.env, input: h.users.full.password + '\n' });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`WARNING: ${join(dir, 'ca.crt')} is not used: certs.d files go in a folder per registry, e.g. ${join(dir, 'HOST:PORT', 'ca.crt')}`);
+  });
+
+  it("doctor points out a client.crt where docker's client.cert is expected", async () => {
+    const home = freshHome();
+    const dir = join(home.config, 'certs.d', h.mtls.host);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    copyFileSync(h.caCert, join(dir, 'ca.crt'));
+    copyFileSync(h.clientCert, join(dir, 'client.crt'));
+    copyFileSync(h.clientKey, join(dir, 'client.key'));
+    const r = await runCli(['doctor', h.mtls.host], { env: home.env, timeoutMs: 45_000 });
+    expect(r.code).toBe(4);
+    expect(r.stdout).toContain('there is a client.crt: rename it to client.cert');
+  });
+
+  it('a bad file in DHE_CA_CERT is reported as DHE_CA_CERT, one in --ca-cert as --ca-cert', async () => {
+    const home = freshHome();
+    const missing = join(tmpdir(), 'dhe-no-such-ca.pem');
+    const env = await runCli(['images'], { env: { ...home.env, DHE_CA_CERT: missing } });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toMatch(new RegExp(`^Error: DHE_CA_CERT ${missing.replace(/[.]/g, '\\.')}: no such file$`, 'm'));
+    const flag = await runCli(['--ca-cert', missing, 'images'], { env: { ...home.env, DHE_CA_CERT: h.caCert } });
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/^Error: --ca-cert .*: no such file$/m);
   });
 });
