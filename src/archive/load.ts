@@ -22,6 +22,7 @@ import {
   isManifestMediaType,
   type Descriptor,
 } from '../store/types.js';
+import { GraphBudget, GunzipBudget, interruptedError, tarBytesOf } from './graph.js';
 import { badArchive, cleanEntryName, resolveLinkTarget, shownName } from './paths.js';
 
 export interface LoadOptions {
@@ -53,6 +54,8 @@ const MAX_META_TOTAL = 64 << 20;
 const MAX_DOC_BYTES = 8 << 20;
 const MAX_ENTRIES = 200_000;
 const MAX_LINK_DEPTH = 16;
+/** Per tar entry, room for a PAX or GNU long-name header before it (not reported as entries by tar-stream). */
+const LONG_HEADER_ALLOWANCE = 2048;
 
 interface StoredEntry {
   digest: string;
@@ -218,9 +221,14 @@ async function readAndName(
   trace.log(`archive: reading ${gzip ? 'gzip-compressed ' : ''}tar`);
   const extract = tar.extract();
   let pipeError: unknown;
-  const piping = (gzip ? pipeline(stream, createGunzip(), extract) : pipeline(stream, extract)).catch((e: unknown) => {
-    pipeError = e;
-  });
+  // gzip: the decompressed bytes may exceed what the tar headers declare only by a margin (no gzip bombs).
+  const gunzipBudget = gzip ? new GunzipBudget() : undefined;
+  const piping = (gunzipBudget ? pipeline(stream, createGunzip(), gunzipBudget, extract) : pipeline(stream, extract)).catch(
+    (e: unknown) => {
+      pipeError = e;
+    },
+  );
+  const budget = new GraphBudget(signal);
 
   const files = new Map<string, StoredEntry>();
   const meta = new Map<string, Buffer>();
@@ -232,9 +240,11 @@ async function readAndName(
 
   try {
     for await (const entry of extract) {
-      if (signal?.aborted) throw new DheError('INTERRUPTED', 'interrupted');
+      if (signal?.aborted) throw interruptedError(signal);
       if (++entries > MAX_ENTRIES) throw badArchive(`the archive has more than ${MAX_ENTRIES} entries`);
       const h = entry.header;
+      gunzipBudget?.declare(tarBytesOf(h.size ?? 0) + LONG_HEADER_ALLOWANCE);
+      if (entries % 256 === 0) await budget.tick();
       const type: string = h.type ?? 'file';
       if (type === 'pax-global-header') {
         entry.resume();
@@ -307,6 +317,8 @@ async function readAndName(
     extract.destroy();
     stream.destroy();
     await piping;
+    // the gzip budget's own error says more than "premature close" of the extractor it ended
+    if (isDheError(pipeError) && pipeError.code === 'BAD_ARCHIVE' && !(isDheError(e) && e.code === 'INTERRUPTED')) throw pipeError;
     throw e;
   }
   await piping;
@@ -337,51 +349,80 @@ async function readAndName(
   }
   const repoTagsByConfig = new Map<string, string[]>();
 
+  // Every lookup is remembered: an archive naming the same blob many times costs one stat (see graph.ts).
+  const presence = new Map<string, boolean>();
   const blobPresent = async (d: Descriptor): Promise<boolean> => {
+    const key = `${d.size} ${d.digest}`;
+    const known = presence.get(key);
+    if (known !== undefined) return known;
     const f = fileAt(`blobs/${d.digest.replace(':', '/')}`);
     if (f) {
       if (f.size !== d.size) throw badArchive(`blob ${d.digest} is ${f.size} bytes in the archive, but ${d.size} are declared`);
+      presence.set(key, true);
       return true;
     }
     const st = await store.statBlob(d.digest);
-    if (st && st.size === d.size) {
-      await lease.add([d.digest]);
-      return true;
-    }
-    return false;
+    const present = !!st && st.size === d.size;
+    if (present) await lease.add([d.digest]);
+    presence.set(key, present);
+    return present;
   };
 
   // Checks that an image (or an index and its present children) is complete; returns the config digest of an image.
+  // Each (media type, digest) is checked once; its height (index levels below it) tells whether a later reference
+  // from deeper down nests too deep. Every reference counts against the budget.
+  const MAX_DEPTH = 4;
+  const checked = new Map<string, Promise<{ configDigest: string | undefined; height: number }>>();
   const checkTree = async (d: Descriptor, depth: number): Promise<string | undefined> => {
-    if (depth > 4) throw badArchive('indexes nest too deep');
+    if (depth > MAX_DEPTH) throw badArchive('indexes nest too deep');
+    const key = `${d.mediaType} ${d.size} ${d.digest}`;
+    await budget.ref(key);
+    let p = checked.get(key);
+    if (!p) {
+      p = checkOnce(d, depth);
+      checked.set(key, p);
+    }
+    const r = await p;
+    if (depth + r.height > MAX_DEPTH) throw badArchive('indexes nest too deep');
+    return r.configDigest;
+  };
+  const checkOnce = async (d: Descriptor, depth: number): Promise<{ configDigest: string | undefined; height: number }> => {
     if (!(await blobPresent(d))) throw badArchive(`the archive does not contain ${d.mediaType} ${d.digest}`);
-    if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) return undefined;
+    if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) return { configDigest: undefined, height: 0 };
     const doc = asObject(parseJson(await store.readBlob(d.digest, MAX_DOC_BYTES), `manifest ${d.digest}`), `manifest ${d.digest}`);
+    await budget.tick();
     if (typeof doc.mediaType === 'string' && doc.mediaType !== d.mediaType) {
       throw badArchive(`manifest ${d.digest} is a ${doc.mediaType}, but is referred to as a ${d.mediaType}`);
     }
     if (isIndexMediaType(d.mediaType)) {
       if (!Array.isArray(doc.manifests)) throw badArchive(`index ${d.digest} has no manifests`);
       let present = 0;
+      let height = 1;
       for (const [i, c] of doc.manifests.entries()) {
         const child = checkDescriptor(c, `index ${d.digest} manifests[${i}]`);
         if (await blobPresent(child)) {
           present++;
           await checkTree(child, depth + 1);
+          const done = await checked.get(`${child.mediaType} ${child.size} ${child.digest}`);
+          if (done) height = Math.max(height, done.height + 1);
+        } else {
+          await budget.ref(`${child.mediaType} ${child.size} ${child.digest}`);
         }
       }
       if (present === 0) throw badArchive(`the archive contains none of the images of index ${d.digest}`);
-      return undefined;
+      return { configDigest: undefined, height };
     }
     const config = checkDescriptor(doc.config, `manifest ${d.digest} config`);
+    await budget.ref(`config ${config.size} ${config.digest}`);
     if (!(await blobPresent(config))) throw badArchive(`the archive does not contain config ${config.digest}`);
     if (!Array.isArray(doc.layers)) throw badArchive(`manifest ${d.digest} has no layers`);
     for (const [i, l] of doc.layers.entries()) {
       const layer = checkDescriptor(l, `manifest ${d.digest} layers[${i}]`);
+      await budget.ref(`layer ${layer.size} ${layer.digest}`);
       if (layer.urls !== undefined && !(await blobPresent(layer))) continue; // foreign layer, not distributable
       if (!(await blobPresent(layer))) throw badArchive(`the archive does not contain layer ${layer.digest}`);
     }
-    return config.digest;
+    return { configDigest: config.digest, height: 0 };
   };
 
   interface Candidate {
@@ -390,10 +431,16 @@ async function readAndName(
     configDigest?: string;
   }
   const candidates: Candidate[] = [];
+  const candidateByDigest = new Map<string, Candidate>();
+  const addCandidate = (c: Candidate) => {
+    candidates.push(c);
+    candidateByDigest.set(c.descriptor.digest, c);
+  };
 
   // Docker manifest.json → config digests and RepoTags (and, when there is no usable index.json, the images).
   const fromDockerManifest: Array<{ entry: Json; configPath: string }> = [];
   for (const [i, e] of (dockerManifest ?? []).entries()) {
+    await budget.ref(`manifest.json ${i}`);
     if (typeof e.Config !== 'string') throw badArchive(`manifest.json entry ${i} has no Config`);
     const configPath = cleanEntryName(e.Config);
     const cfg = fileAt(configPath);
@@ -401,7 +448,10 @@ async function readAndName(
     const tags = e.RepoTags === undefined || e.RepoTags === null ? [] : e.RepoTags;
     if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) throw badArchive(`manifest.json entry ${i} has invalid RepoTags`);
     const names = (tags as string[]).map((t) => normaliseName(t, 'manifest.json'));
-    repoTagsByConfig.set(cfg.digest, [...(repoTagsByConfig.get(cfg.digest) ?? []), ...names]);
+    for (const n of names) await budget.ref(`name ${n}`);
+    const tagged = repoTagsByConfig.get(cfg.digest);
+    if (tagged) tagged.push(...names);
+    else repoTagsByConfig.set(cfg.digest, names);
     fromDockerManifest.push({ entry: e, configPath });
   }
 
@@ -421,6 +471,7 @@ async function readAndName(
       for (const root of roots) {
         if (!isManifestMediaType(root.mediaType) && !isIndexMediaType(root.mediaType)) {
           trace.log(`archive: skipping index.json entry of type ${root.mediaType}`);
+          await budget.ref(`${root.mediaType} ${root.size} ${root.digest}`);
           continue;
         }
         const configDigest = await checkTree(root, 0);
@@ -428,15 +479,15 @@ async function readAndName(
         let names: string[] = [];
         const full = a[CONTAINERD_NAME_ANNOTATION] ?? a[DHE_NAME_ANNOTATION];
         if (typeof full === 'string' && full) names = [normaliseName(full, 'index.json')];
-        else if (configDigest && repoTagsByConfig.has(configDigest)) names = repoTagsByConfig.get(configDigest)!;
+        else if (configDigest && repoTagsByConfig.has(configDigest)) names = [...repoTagsByConfig.get(configDigest)!];
         else if (typeof a[REF_NAME_ANNOTATION] === 'string' && a[REF_NAME_ANNOTATION]) {
           names = [normaliseName(a[REF_NAME_ANNOTATION], 'index.json')];
         }
         const descriptor: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
         if (root.platform) descriptor.platform = root.platform;
-        const same = candidates.find((c) => c.descriptor.digest === root.digest);
+        const same = candidateByDigest.get(root.digest);
         if (same) same.names.push(...names.filter((n) => !same.names.includes(n)));
-        else candidates.push({ descriptor, names, ...(configDigest ? { configDigest } : {}) });
+        else addCandidate({ descriptor, names, ...(configDigest ? { configDigest } : {}) });
       }
     }
   }
@@ -445,9 +496,16 @@ async function readAndName(
     if (!dockerManifest) {
       throw badArchive('the archive has neither manifest.json (docker save) nor index.json (OCI layout)');
     }
+    // A config named by many entries is read and parsed once.
+    const configs = new Map<string, Json>();
     for (const { entry, configPath } of fromDockerManifest) {
       const cfg = fileAt(configPath)!;
-      const config = asObject(parseJson(await store.readBlob(cfg.digest, MAX_DOC_BYTES), `config ${configPath}`), 'image config');
+      let config = configs.get(cfg.digest);
+      if (!config) {
+        config = asObject(parseJson(await store.readBlob(cfg.digest, MAX_DOC_BYTES), `config ${configPath}`), 'image config');
+        configs.set(cfg.digest, config);
+      }
+      await budget.tick();
       const rootfs = asObject(config.rootfs, `config ${configPath} rootfs`);
       const diffIds = rootfs.diff_ids;
       if (!Array.isArray(diffIds)) throw badArchive(`config ${configPath} has no rootfs.diff_ids`);
@@ -461,6 +519,7 @@ async function readAndName(
       const layers: Descriptor[] = [];
       let allDocker = true;
       for (const [i, lp] of layerPaths.entries()) {
+        await budget.ref(`layer ${lp}`);
         const f = fileAt(lp);
         if (!f) throw badArchive(`manifest.json names layer "${shownName(lp)}" which the archive does not contain`);
         const mediaType = layerMediaTypeOf(f.head, true);
@@ -486,8 +545,7 @@ async function readAndName(
       if (!w.existed) created.add(w.digest);
       const descriptor: Descriptor = { mediaType: manifest.mediaType, digest: w.digest, size: w.size };
       const names = repoTagsByConfig.get(cfg.digest) ?? [];
-      const same = candidates.find((c) => c.descriptor.digest === w.digest);
-      if (!same) candidates.push({ descriptor, names: [...new Set(names)], configDigest: cfg.digest });
+      if (!candidateByDigest.has(w.digest)) addCandidate({ descriptor, names: [...new Set(names)], configDigest: cfg.digest });
     }
   }
 
@@ -504,13 +562,17 @@ async function readAndName(
   }
 
   const names: string[] = [];
+  const pairs: Array<[string, Descriptor]> = [];
   for (const c of candidates) {
     c.names = [...new Set(c.names)];
     for (const n of c.names) {
-      await store.setName(n, c.descriptor);
+      pairs.push([n, c.descriptor]);
       names.push(n);
     }
   }
+  budget.check();
+  await store.setNames(pairs); // one index update, however many names
+
   return {
     names,
     images: candidates.map((c) => ({

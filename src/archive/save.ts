@@ -13,6 +13,8 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { DheError, fsError } from '../errors.js';
+import { trackTemp } from '../fs/cleanup.js';
+import { PRIVATE_FILE_MODE } from '../fs/private.js';
 import { parseReference } from '../reference/index.js';
 import { silentTrace, type Trace } from '../trace.js';
 import type { ImageStore } from '../store/index.js';
@@ -163,8 +165,11 @@ export async function saveArchive(
     await addBlob(d, true);
     return { config, layers };
   };
+  const treesAdded = new Set<string>(); // an index naming the same child many times is walked once
   const addTree = async (d: Descriptor, depth: number): Promise<void> => {
-    if (depth > 4) return;
+    if (depth > 4 || treesAdded.has(d.digest)) return;
+    treesAdded.add(d.digest);
+    interrupted(signal);
     if (isManifestMediaType(d.mediaType)) {
       await addImage(d);
       return;
@@ -244,6 +249,7 @@ export async function saveArchive(
   // Keep every blob safe from a concurrent prune while we stream it out.
   const lease = await store.lease([...blobs.keys()]);
   let tmpPath: string | undefined;
+  let untrackTmp = () => {};
   try {
     let sink: Writable;
     if (typeof out === 'string') {
@@ -251,7 +257,8 @@ export async function saveArchive(
       // Open it first: a missing folder or a denied write fails here, before any stream is wired up.
       let fh: FileHandle;
       try {
-        fh = await fsp.open(tmpPath, 'wx');
+        fh = await fsp.open(tmpPath, 'wx', PRIVATE_FILE_MODE); // 0600 whatever the umask (the archive holds private layers)
+        untrackTmp = trackTemp(tmpPath);
       } catch (e) {
         tmpPath = undefined; // never created
         throw outputError(e, out);
@@ -342,6 +349,7 @@ export async function saveArchive(
     throw fsError(e, `writing the archive${typeof out === 'string' ? ` ${out}` : ''}`);
   } finally {
     if (tmpPath !== undefined) await fsp.unlink(tmpPath).catch(() => {});
+    untrackTmp();
     await lease.release();
   }
 }

@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { DheError, fsError } from '../errors.js';
+import { trackLock } from '../fs/cleanup.js';
+import { PRIVATE_FILE_MODE } from '../fs/private.js';
 import { silentTrace, type Trace } from '../trace.js';
 
 export interface LockOptions {
@@ -14,6 +16,10 @@ export interface LockOptions {
   /** A lock older than this is considered abandoned whatever its pid (default 10 min). */
   staleMs?: number;
   trace?: Trace;
+  /** What is locked, for the message when waiting gives up (default "the store"). */
+  what?: string;
+  /** Aborts the wait for another holder. */
+  signal?: AbortSignal;
 }
 
 const HOST = hostname();
@@ -87,13 +93,15 @@ async function acquire(lockPath: string, opts: LockOptions): Promise<() => Promi
   let waitedLogged = false;
   for (;;) {
     try {
-      const fh = await fsp.open(lockPath, 'wx', 0o644);
+      const fh = await fsp.open(lockPath, 'wx', PRIVATE_FILE_MODE);
+      const untrack = trackLock(lockPath, content);
       try {
         await fh.writeFile(content);
       } finally {
         await fh.close();
       }
       return async () => {
+        untrack();
         // Only remove the lock if it is still ours (it may have been broken as stale by someone else).
         try {
           const now = await fsp.readFile(lockPath, 'utf8');
@@ -125,7 +133,7 @@ async function acquire(lockPath: string, opts: LockOptions): Promise<() => Promi
       continue;
     }
     if (Date.now() >= deadline) {
-      throw new DheError('IO', `the store is locked by another dhe-cli process (pid ${holder?.pid ?? 'unknown'})`, {
+      throw new DheError('IO', `${opts.what ?? 'the store'} is locked by another dhe-cli process (pid ${holder?.pid ?? 'unknown'})`, {
         hint: `wait for it to finish; if no dhe-cli is running, delete ${lockPath}`,
         details: { lockPath, pid: holder?.pid },
       });
@@ -134,6 +142,7 @@ async function acquire(lockPath: string, opts: LockOptions): Promise<() => Promi
       trace.log(`store: waiting for lock ${lockPath} held by pid ${holder?.pid ?? '?'}`);
       waitedLogged = true;
     }
+    if (opts.signal?.aborted) throw new DheError('INTERRUPTED', 'interrupted');
     await sleep(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 100);
   }

@@ -11,7 +11,10 @@ import { Readable } from 'node:stream';
 import { DheError, fsError, isDheError } from '../errors.js';
 import { silentTrace, type Trace } from '../trace.js';
 import { digestOf, isValidDigest, newHash, parseDigest, type DigestAlgorithm } from './digest.js';
-import { ownerDead, ownerInfo, withFileLock, type OwnerInfo } from './lock.js';
+import { trackTemp } from '../fs/cleanup.js';
+import { mkdirPrivate, PRIVATE_FILE_MODE } from '../fs/private.js';
+import { createLease, parseLease, type Lease } from './leases.js';
+import { ownerDead, ownerInfo, withFileLock } from './lock.js';
 import {
   DHE_NAME_ANNOTATION,
   MEDIA_TYPES,
@@ -66,13 +69,7 @@ export interface VerifyReport {
   repaired: { removedBlobs: number; removedNames: string[]; removedTempFiles: number };
 }
 
-export interface Lease {
-  readonly id: string;
-  /** Protects more digests (e.g. config and layers once the manifest is known). */
-  add(digests: string[]): Promise<void>;
-  /** Ends the protection; safe to call twice. */
-  release(): Promise<void>;
-}
+export type { Lease } from './leases.js';
 
 interface IndexDoc {
   schemaVersion: number;
@@ -186,9 +183,10 @@ export class ImageStore {
 
   async #init(): Promise<void> {
     try {
-      await fsp.mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
-      await fsp.mkdir(this.#tmpDir, { recursive: true });
-      await fsp.mkdir(this.#leaseDir, { recursive: true });
+      // 0700 folders, 0600 files (src/fs/private.ts): the store holds private layers.
+      await mkdirPrivate(join(this.dir, 'blobs', 'sha256'));
+      await mkdirPrivate(this.#tmpDir);
+      await mkdirPrivate(this.#leaseDir);
     } catch (e) {
       throw fsError(e, `creating the store at ${this.dir}`);
     }
@@ -213,8 +211,9 @@ export class ImageStore {
   /** Writes a file only if it does not exist yet, atomically (temp + link, which fails if the target exists). */
   async #createIfAbsent(path: string, content: string): Promise<void> {
     const tmp = join(this.#tmpDir, `${process.pid}-${nonce()}.new`);
+    const untrack = trackTemp(tmp);
     try {
-      await fsp.writeFile(tmp, content, { flag: 'wx' });
+      await fsp.writeFile(tmp, content, { flag: 'wx', mode: PRIVATE_FILE_MODE });
       try {
         await fsp.link(tmp, path);
       } catch (e) {
@@ -224,14 +223,16 @@ export class ImageStore {
       throw fsError(e, `creating ${path}`);
     } finally {
       await fsp.unlink(tmp).catch(() => {});
+      untrack();
     }
   }
 
   /** Replaces a file atomically: temp file in DIR/tmp, fsync, rename. */
   async #atomicWrite(path: string, content: string): Promise<void> {
     const tmp = join(this.#tmpDir, `${process.pid}-${nonce()}.new`);
+    const untrack = trackTemp(tmp);
     try {
-      const fh = await fsp.open(tmp, 'wx', 0o644);
+      const fh = await fsp.open(tmp, 'wx', PRIVATE_FILE_MODE);
       try {
         await fh.writeFile(content);
         await fh.sync();
@@ -242,6 +243,8 @@ export class ImageStore {
     } catch (e) {
       await fsp.unlink(tmp).catch(() => {});
       throw fsError(e, `writing ${path}`);
+    } finally {
+      untrack();
     }
   }
 
@@ -363,9 +366,11 @@ export class ImageStore {
     }
     const tmp = join(this.#tmpDir, `${process.pid}-${nonce()}.partial`);
     let fh: fsp.FileHandle | undefined;
+    const untrack = trackTemp(tmp);
     try {
-      fh = await fsp.open(tmp, 'wx', 0o644);
+      fh = await fsp.open(tmp, 'wx', PRIVATE_FILE_MODE);
     } catch (e) {
+      untrack();
       discard(source);
       throw fsError(e, `creating a temporary file in ${this.#tmpDir}`);
     }
@@ -456,7 +461,7 @@ export class ImageStore {
           await fsp.unlink(tmp);
           return { digest, size, existed: true };
         }
-        if (algorithm !== 'sha256') await fsp.mkdir(join(this.dir, 'blobs', algorithm), { recursive: true });
+        if (algorithm !== 'sha256') await mkdirPrivate(join(this.dir, 'blobs', algorithm));
         await fsp.rename(tmp, final);
       } catch (e) {
         throw fsError(e, `storing blob ${digest}`);
@@ -470,6 +475,7 @@ export class ImageStore {
       await fsp.unlink(tmp).catch(() => {});
       throw e;
     } finally {
+      untrack();
       signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -536,14 +542,15 @@ export class ImageStore {
     if (direct) return stripNames(direct);
     for (const m of sameRepo) {
       if (!isIndexMediaType(m.mediaType)) continue;
-      const child = await this.#findChild(m, want.digest, 0);
+      const child = await this.#findChild(m, want.digest, 0, new Set());
       if (child) return child;
     }
     return null;
   }
 
-  async #findChild(d: Descriptor, digest: string, depth: number): Promise<Descriptor | null> {
-    if (depth > 4) return null;
+  async #findChild(d: Descriptor, digest: string, depth: number, seen: Set<string>): Promise<Descriptor | null> {
+    if (depth > 4 || seen.has(d.digest)) return null;
+    seen.add(d.digest); // an index naming the same child many times is searched once
     const doc = await this.#readDoc(d);
     const children = (doc as { manifests?: unknown }).manifests;
     if (!Array.isArray(children)) return null;
@@ -552,7 +559,7 @@ export class ImageStore {
     }
     for (const c of children as Descriptor[]) {
       if (isIndexMediaType(c?.mediaType) && isValidDigest(c.digest)) {
-        const r = await this.#findChild(c, digest, depth + 1);
+        const r = await this.#findChild(c, digest, depth + 1, seen);
         if (r) return r;
       }
     }
@@ -573,6 +580,24 @@ export class ImageStore {
 
   /** Names `descriptor` (a manifest or index already in the store) `name`, replacing what the name meant before. */
   async setName(name: string, descriptor: Descriptor): Promise<void> {
+    await this.setNames([[name, descriptor]]);
+  }
+
+  /** Several names at once: one index update (load of an archive naming many images). */
+  async setNames(pairs: Array<[name: string, descriptor: Descriptor]>): Promise<void> {
+    const entries = new Map<string, Descriptor>();
+    for (const [name, descriptor] of pairs) entries.set(name, await this.#nameEntry(name, descriptor));
+    if (entries.size === 0) return;
+    await this.#withLock(async () => {
+      const idx = await this.#readIndex();
+      idx.manifests = idx.manifests.filter((m) => !entries.has(entryName(m) ?? ''));
+      idx.manifests.push(...entries.values());
+      await this.#writeIndex(idx);
+    });
+    for (const [name, d] of entries) this.#trace.log(`store: named ${d.digest} ${name}`);
+  }
+
+  async #nameEntry(name: string, descriptor: Descriptor): Promise<Descriptor> {
     parseDigest(descriptor.digest);
     if (!name || /[\s]/.test(name)) throw new DheError('INVALID_REFERENCE', `invalid image name "${name}"`);
     if (!(await this.hasBlob(descriptor.digest))) {
@@ -589,13 +614,7 @@ export class ImageStore {
       ...(descriptor.artifactType ? { artifactType: descriptor.artifactType } : {}),
       annotations,
     };
-    await this.#withLock(async () => {
-      const idx = await this.#readIndex();
-      idx.manifests = idx.manifests.filter((m) => entryName(m) !== name);
-      idx.manifests.push(entry);
-      await this.#writeIndex(idx);
-    });
-    this.#trace.log(`store: named ${descriptor.digest} ${name}`);
+    return entry;
   }
 
   /** Forgets a name; its blobs stay until prune. False when there was no such name. */
@@ -671,26 +690,21 @@ export class ImageStore {
     for (const f of files) {
       if (exceptLeaseId !== undefined && f === `${exceptLeaseId}.json`) continue;
       const p = join(this.#leaseDir, f);
-      let doc: (OwnerInfo & { digests?: unknown }) | undefined;
-      try {
-        doc = JSON.parse(await fsp.readFile(p, 'utf8')) as OwnerInfo & { digests?: unknown };
-      } catch {
-        doc = undefined;
-      }
-      if (!doc || typeof doc.pid !== 'number' || typeof doc.host !== 'string') {
+      const doc = parseLease(await fsp.readFile(p, 'utf8').catch(() => ''));
+      if (!doc) {
         // Unreadable: a lease being written right now, or garbage. Keep it unless old.
         const st = await fsp.stat(p).catch(() => null);
         if (removeStale && st && Date.now() - st.mtimeMs > TEMP_MAX_AGE_MS) await fsp.unlink(p).catch(() => {});
         continue;
       }
-      if (ownerDead(doc)) {
+      if (ownerDead(doc.owner)) {
         if (removeStale) {
-          this.#trace.log(`store: removing lease ${f} of dead process ${doc.pid}`);
+          this.#trace.log(`store: removing lease ${f} of dead process ${doc.owner.pid}`);
           await fsp.unlink(p).catch(() => {});
         }
         continue;
       }
-      if (Array.isArray(doc.digests)) for (const d of doc.digests) if (typeof d === 'string') keep.add(d);
+      for (const d of doc.digests) keep.add(d);
     }
     return keep;
   }
@@ -899,32 +913,7 @@ export class ImageStore {
 
   /** Protects these blobs (present or about to be written) from prune until released or this process dies. */
   async lease(digests: string[]): Promise<Lease> {
-    const id = `${process.pid}-${nonce()}`;
-    const path = join(this.#leaseDir, `${id}.json`);
-    const set = new Set(digests);
-    const write = () =>
-      this.#withLock(() => this.#atomicWrite(path, JSON.stringify({ ...ownerInfo(), created: Date.now(), digests: [...set] })));
-    await write();
-    let released = false;
-    return {
-      id,
-      add: async (more: string[]) => {
-        if (released) throw new Error('lease already released');
-        let changed = false;
-        for (const d of more) {
-          if (!set.has(d)) {
-            set.add(d);
-            changed = true;
-          }
-        }
-        if (changed) await write();
-      },
-      release: async () => {
-        if (released) return;
-        released = true;
-        await fsp.unlink(path).catch(() => {});
-      },
-    };
+    return createLease(this.#leaseDir, digests, (fn) => this.#withLock(fn));
   }
 
   // ---------------------------------------------------------------- sources (for cross-repository mounts)
