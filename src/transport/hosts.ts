@@ -52,19 +52,33 @@ export function isLoopbackHost(host: string): boolean {
   return v4 !== undefined && b[10] === 0xff && v4.startsWith('127.');
 }
 
-/** Link-local / cloud metadata addresses a token realm must never point at. */
+/** IPv4 addresses of cloud metadata services outside 169.254.0.0/16 (Alibaba Cloud: 100.100.100.200). */
+const METADATA_V4 = new Set(['100.100.100.200']);
+/** Names of cloud metadata services (GCP: metadata.google.internal, metadata.goog; a bare "metadata"). */
+const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata.goog', 'metadata']);
+
+function isMetadataV4(v4: string): boolean {
+  return v4.startsWith('169.254.') || METADATA_V4.has(v4);
+}
+
+/**
+ * Link-local / cloud metadata addresses that a token realm, a redirect, an upload Location or a Link never point at:
+ * 169.254.0.0/16, 100.100.100.200, fe80::/10, fd00:ec2::254, metadata.google.internal, metadata.goog, in every
+ * spelling a URL parser accepts (URL.hostname normalises hex, octal and decimal IPv4; IPv4-mapped, -compatible and
+ * NAT64 IPv6 are unwrapped here).
+ */
 export function isMetadataHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
-  if (isIP(h) === 4) return h.startsWith('169.254.');
+  if (isIP(h) === 4) return isMetadataV4(h);
   const b = ipv6Bytes(h);
   if (b) {
     // fd00:ec2::254 (AWS over IPv6)
     if (b[0] === 0xfd && b[1] === 0x00 && b[2] === 0x0e && b[3] === 0xc2 && b.slice(4, 14).every((x) => x === 0) && b[14] === 0x02 && b[15] === 0x54) return true;
     if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return true; // fe80::/10 link-local
     const v4 = embeddedIpv4(b);
-    return v4 !== undefined && v4.startsWith('169.254.');
+    return v4 !== undefined && isMetadataV4(v4);
   }
-  return h === 'metadata.google.internal' || h === 'metadata';
+  return METADATA_NAMES.has(h);
 }
 
 /** "HOST[:PORT]" entries: an entry without a port matches every port of that host. */

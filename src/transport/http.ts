@@ -8,6 +8,7 @@ import type { ProxySettings, TlsSettings } from '../config.js';
 import { DheError } from '../errors.js';
 import { redactUrl, silentTrace, type Trace } from '../trace.js';
 import { allCodes, explainTlsError, isRetryableNetworkError, mapNetworkError, probeClientCertRefusal } from './errors.js';
+import { guardTarget } from './origin-guard.js';
 import { proxyFor } from './proxy.js';
 import { loadHostTls, type HostTls } from './tls.js';
 
@@ -201,12 +202,15 @@ export class Transport {
     const r = this.retry;
     let url = new URL(req.url);
     const origin = url.origin;
+    // Once a redirect has left the first origin, Authorization and cookies stay off, even if a later hop comes back.
+    let left = false;
     let redirects = 0;
     let attempt = 1;
     for (;;) {
       const headers: Record<string, string> = { 'user-agent': this.userAgent };
       for (const [k, v] of Object.entries(req.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
-      if (url.origin !== origin) {
+      if (left || url.origin !== origin) {
+        left = true;
         delete headers.authorization;
         delete headers.cookie;
       }
@@ -261,10 +265,14 @@ export class Transport {
       if (follow && [301, 302, 303, 307, 308].includes(res.statusCode) && headerOf(h, 'location')) {
         await res.body.dump().catch(() => undefined);
         if (++redirects > 10) throw new DheError('PROTOCOL', `too many redirects from ${url.host}`, { hint: 'the registry or its storage is misconfigured' });
-        const next = new URL(headerOf(h, 'location')!, url);
-        if (next.protocol !== 'https:' && next.protocol !== 'http:') {
-          throw new DheError('PROTOCOL', `refusing a redirect to ${next.protocol} URL`, { hint: 'the registry is misconfigured' });
+        let next: URL;
+        try {
+          next = new URL(headerOf(h, 'location')!, url);
+        } catch {
+          throw new DheError('PROTOCOL', `${url.host} sent a redirect that is not a URL`, { hint: 'the registry or its storage is misconfigured' });
         }
+        // http(s) only, and never to a link-local / metadata address on another origin (every hop is checked).
+        guardTarget(next, url, 'a redirect');
         this.trace.log(`redirect to ${redactUrl(next.href)}${next.origin !== origin ? ' (another origin: Authorization not sent)' : ''}`);
         url = next;
         continue;
