@@ -9,6 +9,24 @@ import { findChallenge, scopesCover, unionScopes, type Challenge } from './chall
 import { fetchToken, tokenFresh, type RealmPolicy, type TokenResult } from './token.js';
 import type { Credential, CredentialProvider } from './types.js';
 
+function realmOrigin(realm: string | undefined): string | undefined {
+  if (!realm) return undefined;
+  try {
+    const u = new URL(realm);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function hostOf(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface AuthenticatorOptions {
   /** The registry's key for credential lookup ("127.0.0.1:5000", "docker.io"). */
   registry: string;
@@ -16,6 +34,8 @@ export interface AuthenticatorOptions {
   credentials?: CredentialProvider;
   trace: Trace;
   policy: RealmPolicy;
+  /** host[:port] the registry's API is served from: a bearer realm first seen after a Basic challenge must be there. */
+  home?: string;
 }
 
 export interface UnauthorizedDecision {
@@ -27,6 +47,8 @@ export interface UnauthorizedDecision {
 
 export class Authenticator {
   private challenge: Challenge | undefined;
+  /** Origin of the first bearer realm learned (the ping's): the only token realm this client ever uses. */
+  private pinnedRealm: string | undefined;
   private credential: Promise<Credential | undefined> | undefined;
   private readonly tokens: TokenResult[] = [];
   private readonly inflight = new Map<string, Promise<TokenResult>>();
@@ -35,14 +57,41 @@ export class Authenticator {
 
   constructor(private readonly o: AuthenticatorOptions) {}
 
-  /** Bearer wins over Basic when both are offered. */
+  /**
+   * Takes the challenges of a response from the registry's own origin (the caller checks that: a 401 from another
+   * origin never comes here). Bearer wins over Basic when both are offered. The first bearer realm's origin is
+   * pinned for the life of this client: a later challenge naming a realm on another origin is refused (TOKEN_ERROR),
+   * and nothing is sent to it.
+   */
   setChallenges(challenges: Challenge[]): void {
     const c = findChallenge(challenges, 'bearer') ?? findChallenge(challenges, 'basic');
     if (!c) return;
+    if (c.scheme === 'bearer') this.pin(c.params.realm);
     const cur = this.challenge;
     if (!cur || cur.scheme !== c.scheme || cur.params.realm !== c.params.realm || cur.params.service !== c.params.service) {
       this.challenge = c;
     }
+  }
+
+  private pin(realm: string | undefined): void {
+    if (!realm) return; // no realm: token() refuses it before anything is sent
+    // A realm that is no http(s) URL is pinned as it is (checkRealm refuses it when used).
+    const origin = realmOrigin(realm) ?? realm;
+    if (this.pinnedRealm === undefined) {
+      // A realm first named after a Basic challenge (or none at all) must be on the registry's own host.
+      const after = this.challenge?.scheme;
+      if (after === 'basic' && this.o.home && hostOf(origin) !== this.o.home.toLowerCase()) this.refuseMove('Basic authentication', origin);
+      this.pinnedRealm = origin;
+      return;
+    }
+    if (origin !== this.pinnedRealm) this.refuseMove(`its token realm at ${this.pinnedRealm}`, origin);
+  }
+
+  private refuseMove(from: string, to: string): never {
+    throw new DheError('TOKEN_ERROR', `${this.o.registry} moved its authentication from ${from} to a token realm at ${to}; refused, nothing was sent there`, {
+      hint: `a registry keeps one token server; one that names another mid-session is misconfigured or hostile; run the command again, and tell the registry's administrator if it persists`,
+      details: { registry: this.o.registry, pinnedRealm: this.pinnedRealm, realm: to },
+    });
   }
 
   get scheme(): string | undefined {
