@@ -2,7 +2,7 @@
 // Layers: RegistryClient (paths, scopes, errors) → Authenticator (basic / bearer) → Transport (TLS, proxy, retry).
 
 import { createHash } from 'node:crypto';
-import { PassThrough, Readable, Transform, type Writable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProxySettings, TlsSettings } from '../config.js';
 import { DheError, isDheError } from '../errors.js';
@@ -15,7 +15,11 @@ import { isRetryableNetworkError, looksLikePlainHttp } from '../transport/errors
 import { isLoopbackHost, matchesHostList, splitHostPort } from '../transport/hosts.js';
 import { MANIFEST_MEDIA_TYPES, normalizeContentType } from '../oci/mediatypes.js';
 import { splitDigest, type DigestAlgorithm } from '../oci/digest.js';
+import { foreignError, resolveTarget } from '../transport/origin-guard.js';
 import { registryError, ERROR_BODY_LIMIT } from './errors.js';
+import { checkBlobDigest, checkManifestRef, listedTagCheck, registryDigest } from './checks.js';
+import { collectListing, type ListingLimits } from './pager.js';
+import { BodyTooLarge, counting, localBlobError, pow2Floor, verifying, waitDrain } from './streams.js';
 
 export interface RegistryClientOptions {
   /** "127.0.0.1:5000", "dhe.example.com", "docker.io". */
@@ -35,6 +39,8 @@ export interface RegistryClientOptions {
   monolithicMaxBytes?: number;
   /** Chunk size when the registry asks for chunks (default 8 MiB). */
   chunkBytes?: number;
+  /** Bounds of paginated listings (tags, catalog): see pager.ts. */
+  listingLimits?: Partial<ListingLimits>;
 }
 
 export interface PingResult {
@@ -75,28 +81,11 @@ const CANCEL_TIMEOUT_MS = 5_000;
 /** Chunk sizes learnt from 413 answers, per registry, for the rest of the process. */
 const learntChunkSizes = new Map<string, number>();
 
-const LOCAL_BLOB_HINT = "run 'dhe-cli store verify --repair', then pull or load the image again";
-
-/** The local content of a blob we upload does not match its descriptor: not the network's fault, never retried. */
-function localBlobError(code: 'DIGEST_MISMATCH' | 'SIZE_MISMATCH', digest: string, detail: string, cause?: unknown): DheError {
-  return new DheError(code, `the local blob ${digest} does not match its ${code === 'SIZE_MISMATCH' ? 'size' : 'digest'} (${detail})`, {
-    hint: LOCAL_BLOB_HINT,
-    cause,
-  });
-}
-
 /** Registry error codes that, for our own upload, mean the bytes we sent do not match the digest or size we named. */
 const UPLOAD_INTEGRITY_CODES = ['DIGEST_INVALID', 'BLOB_UPLOAD_INVALID', 'SIZE_INVALID'];
 
 function hasUserCredential(c: Credential | undefined): boolean {
   return !!(c && (c.username || c.identityToken || c.registryToken));
-}
-
-class BodyTooLarge extends Error {
-  /** atStart: nothing reached the registry yet (the proxy refused the first body): the session can be reused. */
-  constructor(readonly sent: number, readonly atStart = true) {
-    super('413 Request Entity Too Large');
-  }
 }
 
 function registryHost(registry: string): string {
@@ -107,22 +96,6 @@ function registryHost(registry: string): string {
 
 function scopeOf(repo: string, actions: string): string {
   return `repository:${repo}:${actions}`;
-}
-
-function pow2Floor(n: number): number {
-  return 2 ** Math.floor(Math.log2(Math.max(1, n)));
-}
-
-function waitDrain(w: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      w.off('drain', done);
-      w.off('close', done);
-      resolve();
-    };
-    w.on('drain', done);
-    w.on('close', done);
-  });
 }
 
 interface SendRequest {
@@ -139,7 +112,14 @@ interface SendRequest {
   repo?: string;
 }
 
-type SentResponse = HttpResponse & { sentAuth: boolean; sentCredentials: boolean; scopes: string[]; challengeError?: string };
+type SentResponse = HttpResponse & {
+  sentAuth: boolean;
+  sentCredentials: boolean;
+  scopes: string[];
+  challengeError?: string;
+  /** The answer came from another origin than the registry's (blob storage, an upload host): its host. */
+  foreign?: string;
+};
 
 export class RegistryClient {
   readonly registry: string;
@@ -152,6 +132,7 @@ export class RegistryClient {
   private readonly maxManifest: number;
   private readonly monolithicMax: number;
   private readonly chunkBytes: number;
+  private readonly listingLimits: Partial<ListingLimits> | undefined;
   private base: Promise<{ base: string; ping: PingResult }> | undefined;
   /** Actions declared for a repository (intendPush): added to every scope asked for it. */
   private readonly declared = new Map<string, Set<string>>();
@@ -176,6 +157,7 @@ export class RegistryClient {
       transport: this.transport,
       credentials: opts.credentials,
       trace: this.trace,
+      home: this.host,
       policy: {
         allowMetadataRealm: opts.allowedMetadataRealm,
         insecureHosts: this.insecure ? [...opts.tls.insecureRegistries, this.host] : opts.tls.insecureRegistries,
@@ -184,6 +166,7 @@ export class RegistryClient {
     this.maxManifest = opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
     this.monolithicMax = opts.monolithicMaxBytes ?? 1024 * 1024;
     this.chunkBytes = opts.chunkBytes ?? 8 * 1024 * 1024;
+    this.listingLimits = opts.listingLimits;
   }
 
   /** Declares that this run will push to repo: every token asked for it then covers pull+push (one token request). */
@@ -219,6 +202,12 @@ export class RegistryClient {
 
   private async pingAt(scheme: 'https' | 'http'): Promise<PingResult> {
     const res = await this.transport.request({ method: 'GET', url: `${scheme}://${this.host}/v2/`, followRedirects: true });
+    const final = new URL(res.url);
+    if (final.origin !== `${scheme}://${this.host}` && res.status !== 200) {
+      // A redirected ping answered elsewhere: that host's challenge never becomes this registry's realm.
+      await res.dump();
+      throw foreignError(res.status, final.host, { registry: this.registry, what: 'the API check (GET /v2/)' });
+    }
     const text = await res.text(ERROR_BODY_LIMIT).catch(() => '');
     const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
     const ping: PingResult = { status: res.status, apiVersion: res.header('docker-distribution-api-version'), challenges, scheme };
@@ -270,10 +259,11 @@ export class RegistryClient {
 
   private async send(req: SendRequest): Promise<SentResponse> {
     const base = await this.ensureRegistry();
+    const home = new URL(base).origin;
     const url = new URL(req.url, base);
     let scopes = req.scopes;
     // Authorization only to the registry's own origin (an upload Location may point elsewhere).
-    const ownOrigin = new URL(base).origin === url.origin;
+    const ownOrigin = home === url.origin;
     for (let attempt = 0; ; attempt++) {
       const authz = ownOrigin ? await this.auth.header(scopes, url, req.signal) : undefined;
       const res = await this.transport.request({
@@ -288,6 +278,12 @@ export class RegistryClient {
       // An anonymous bearer token is Authorization without credentials: a refusal then means "log in".
       const sentCredentials = authz !== undefined && (/^basic /i.test(authz) || hasUserCredential(await this.auth.getCredential().catch(() => undefined)));
       const replayable = req.body === undefined || typeof req.body === 'string' || req.body instanceof Uint8Array;
+      const from = new URL(res.url);
+      if (from.origin !== home) {
+        // Blob storage after a redirect, an upload Location elsewhere: its WWW-Authenticate is never looked at,
+        // nothing is retried with credentials, and fail() names the host without its body.
+        return Object.assign(res, { sentAuth: false, sentCredentials: false, scopes, foreign: from.host });
+      }
       if (res.status === 401) {
         const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
         if (attempt === 0 && replayable) {
@@ -308,6 +304,10 @@ export class RegistryClient {
   }
 
   private async fail(res: SentResponse, req: { what: string; repo?: string }): Promise<never> {
+    if (res.foreign !== undefined) {
+      await res.dump();
+      throw foreignError(res.status, res.foreign, { registry: this.registry, what: req.what, retryAfterMs: parseRetryAfter(res.header('retry-after')) });
+    }
     const text = await res.text(ERROR_BODY_LIMIT).catch(() => '');
     if (res.status === 401 && res.sentAuth && res.challengeError === 'invalid_token' && this.auth.scheme === 'bearer') {
       // The token itself was refused (again, after a new one): the password was fine, the token server said so.
@@ -380,7 +380,7 @@ export class RegistryClient {
     const what = `manifest ${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
     const res = await this.send({
       method: 'GET',
-      url: `/v2/${repo}/manifests/${ref}`,
+      url: `/v2/${repo}/manifests/${checkManifestRef(ref)}`,
       headers: { accept: (opts.accept ?? MANIFEST_MEDIA_TYPES).join(', ') },
       scopes: this.scopes(repo, ['pull']),
       what,
@@ -434,7 +434,7 @@ export class RegistryClient {
     const what = `manifest ${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
     const res = await this.send({
       method: 'HEAD',
-      url: `/v2/${repo}/manifests/${ref}`,
+      url: `/v2/${repo}/manifests/${checkManifestRef(ref)}`,
       headers: { accept: (opts.accept ?? MANIFEST_MEDIA_TYPES).join(', ') },
       scopes: this.scopes(repo, ['pull']),
       what,
@@ -444,7 +444,8 @@ export class RegistryClient {
     await res.dump();
     if (res.status === 404) return null;
     if (res.status !== 200) return this.fail(res, { what, repo });
-    const digest = res.header('docker-content-digest');
+    const header = res.header('docker-content-digest');
+    const digest = header === undefined ? undefined : registryDigest(header, this.registry, what);
     const size = Number(res.header('content-length'));
     const mediaType = normalizeContentType(res.header('content-type'));
     if (!digest || !Number.isFinite(size) || !mediaType) {
@@ -460,7 +461,7 @@ export class RegistryClient {
     const computed = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     const res = await this.send({
       method: 'PUT',
-      url: `/v2/${repo}/manifests/${ref}`,
+      url: `/v2/${repo}/manifests/${checkManifestRef(ref)}`,
       headers: { 'content-type': mediaType },
       body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       scopes: this.scopes(repo, ['pull', 'push']),
@@ -470,7 +471,8 @@ export class RegistryClient {
     });
     if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, { what, repo });
     await res.dump();
-    const header = res.header('docker-content-digest');
+    const sent = res.header('docker-content-digest');
+    const header = sent === undefined ? undefined : registryDigest(sent, this.registry, what);
     if (header && header.startsWith('sha256:') && header !== computed) {
       throw new DheError('DIGEST_MISMATCH', `${this.registry} stored ${what} as ${header}, not ${computed}`, {
         hint: 'the registry rewrote the manifest (a schema conversion?); check its configuration',
@@ -483,7 +485,7 @@ export class RegistryClient {
     const what = `deleting ${repo}@${digest}`;
     const res = await this.send({
       method: 'DELETE',
-      url: `/v2/${repo}/manifests/${digest}`,
+      url: `/v2/${repo}/manifests/${checkBlobDigest(digest)}`,
       scopes: this.scopes(repo, ['delete', 'pull']),
       what,
       repo,
@@ -508,7 +510,7 @@ export class RegistryClient {
 
   async headBlob(repo: string, digest: string, opts: { signal?: AbortSignal } = {}): Promise<{ size: number } | null> {
     const what = `blob ${digest} in ${repo}`;
-    const res = await this.send({ method: 'HEAD', url: `/v2/${repo}/blobs/${digest}`, scopes: this.scopes(repo, ['pull']), what, repo, signal: opts.signal });
+    const res = await this.send({ method: 'HEAD', url: `/v2/${repo}/blobs/${checkBlobDigest(digest)}`, scopes: this.scopes(repo, ['pull']), what, repo, signal: opts.signal });
     await res.dump();
     if (res.status === 404) return null;
     if (res.status !== 200) return this.fail(res, { what, repo });
@@ -520,7 +522,7 @@ export class RegistryClient {
     const what = `blob ${digest} in ${repo}`;
     const res = await this.send({
       method: 'GET',
-      url: `/v2/${repo}/blobs/${digest}`,
+      url: `/v2/${repo}/blobs/${checkBlobDigest(digest)}`,
       headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
       scopes: this.scopes(repo, ['pull']),
       what,
@@ -650,7 +652,7 @@ export class RegistryClient {
   /** Cross-repository mount: true when mounted (201); false when the registry started an upload instead (cancelled). */
   async mountBlob(repo: string, digest: string, fromRepo: string, opts: { signal?: AbortSignal } = {}): Promise<boolean> {
     const what = `mounting ${digest} from ${fromRepo} into ${repo}`;
-    const q = new URLSearchParams({ mount: digest, from: fromRepo });
+    const q = new URLSearchParams({ mount: checkBlobDigest(digest), from: fromRepo });
     const res = await this.send({
       method: 'POST',
       url: `/v2/${repo}/blobs/uploads/?${q}`,
@@ -667,7 +669,7 @@ export class RegistryClient {
     if (res.status === 202) {
       await res.dump();
       const loc = res.header('location');
-      if (loc) await this.cancelUpload(new URL(loc, res.url).href, repo);
+      if (loc) await this.cancelUpload(this.uploadLocation(loc, res.url), repo);
       return false;
     }
     // A source repository we may not read is not an error for the caller: it uploads instead.
@@ -706,61 +708,21 @@ export class RegistryClient {
     const loc = res.header('location');
     if (!loc) throw new DheError('PROTOCOL', `${this.registry} started an upload without a Location`, { hint: 'the registry is not speaking the distribution API correctly' });
     const min = Number(res.header('oci-chunk-min-length'));
-    return { location: new URL(loc, res.url).href, chunkMin: Number.isFinite(min) && min > 0 ? min : undefined };
+    return { location: this.uploadLocation(loc, res.url), chunkMin: Number.isFinite(min) && min > 0 ? min : undefined };
+  }
+
+  /**
+   * An upload Location, resolved against the answer that sent it and guarded: http(s) only, never a link-local /
+   * metadata address on another origin. One on another origin gets no Authorization (send()).
+   */
+  private uploadLocation(value: string, answerUrl: string): string {
+    return resolveTarget(value, answerUrl, 'an upload Location').href;
   }
 
   private withDigest(location: string, digest: string): string {
     const u = new URL(location);
     u.searchParams.set('digest', digest);
     return u.href;
-  }
-
-  /**
-   * Passes the blob's bytes through, hashing and counting them: more bytes than desc.size, fewer, or another digest
-   * → `onBad(error)` and the stream fails before the last byte is sent (the registry never gets a wrong blob).
-   */
-  private verifying(raw: Readable, desc: { digest: string; size: number }, onBad: (e: DheError) => void): Readable {
-    const { algorithm } = splitDigest(desc.digest, 'INVALID_REFERENCE');
-    const hash = createHash(algorithm);
-    let n = 0;
-    let held: Buffer | undefined;
-    const bad = (e: DheError): DheError => {
-      onBad(e);
-      return e;
-    };
-    const t = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        n += chunk.length;
-        if (n > desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `more than ${desc.size} bytes`)));
-        hash.update(chunk);
-        // Hold back the latest chunk until the digest is checked: a wrong blob never completes on the registry.
-        const prev = held;
-        held = chunk;
-        cb(null, prev);
-      },
-      flush(cb) {
-        if (n !== desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `${n} bytes, expected ${desc.size}`)));
-        const got = `${algorithm}:${hash.digest('hex')}`;
-        if (got !== desc.digest) return cb(bad(localBlobError('DIGEST_MISMATCH', desc.digest, `its content hashes to ${got}`)));
-        cb(null, held);
-      },
-    });
-    raw.on('error', (e) => t.destroy(e));
-    t.on('close', () => raw.destroy());
-    return raw.pipe(t);
-  }
-
-  private counting(src: Readable, onProgress?: (n: number) => void): Readable {
-    let n = 0;
-    const t = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        n += chunk.length;
-        onProgress?.(n);
-        cb(null, chunk);
-      },
-    });
-    src.on('error', (e) => t.destroy(e));
-    return src.pipe(t);
   }
 
   /**
@@ -790,7 +752,7 @@ export class RegistryClient {
           chunkMin = start.chunkMin;
         }
         local = undefined;
-        src = this.verifying(source(), desc, (e) => (local ??= e));
+        src = verifying(source(), desc, (e) => (local ??= e));
         const learnt = learntChunkSizes.get(this.host);
         const chunk = learnt ?? (chunkMin ? Math.max(chunkMin, this.chunkBytes) : undefined);
         if (chunk && desc.size > chunk) await this.uploadChunked(repo, location, desc, src, chunk, opts);
@@ -854,7 +816,7 @@ export class RegistryClient {
       method,
       url,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
-      body: this.counting(src, opts.onProgress),
+      body: counting(src, opts.onProgress),
       scopes: this.scopes(repo, ['pull', 'push']),
       retry: false,
       what: `blob ${desc.digest} upload to ${repo}`,
@@ -878,7 +840,7 @@ export class RegistryClient {
     const res = await this.sendWholeBody('PATCH', location, repo, desc, src, opts);
     if (res.status !== 202 && res.status !== 204) return this.fail(res, { what, repo });
     await res.dump();
-    const next = new URL(res.header('location') ?? location, res.url).href;
+    const next = this.uploadLocation(res.header('location') ?? location, res.url);
     await this.closeUpload(repo, next, desc, what, opts);
   }
 
@@ -922,7 +884,7 @@ export class RegistryClient {
       }
       if (res.status !== 202 && res.status !== 204) return this.fail(res, { what, repo });
       await res.dump();
-      loc = new URL(res.header('location') ?? loc, res.url).href;
+      loc = this.uploadLocation(res.header('location') ?? loc, res.url);
       offset += buf.length;
       opts.onProgress?.(offset);
     };
@@ -950,25 +912,21 @@ export class RegistryClient {
   // ---------------------------------------------------------------- listings
 
   private async paginate(path: string, field: 'tags' | 'repositories', scopes: string[], what: string, repo?: string): Promise<string[]> {
-    const out: string[] = [];
-    let url: string | undefined = path;
-    for (let page = 0; url && page < 1000; page++) {
-      const res = await this.send({ method: 'GET', url, scopes, what, repo });
-      if (res.status !== 200) return this.fail(res, { what, repo });
-      const text = await res.text(16 * 1024 * 1024);
-      let j: Record<string, unknown>;
-      try {
-        j = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        throw new DheError('PROTOCOL', `${this.registry} sent ${what} that is not JSON`, { hint: 'check that the host is a registry' });
-      }
-      const list = j[field];
-      if (Array.isArray(list)) for (const t of list) if (typeof t === 'string') out.push(t);
-      const link = res.header('link');
-      const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/i.exec(link) : null;
-      url = m ? new URL(m[1]!, res.url).href : undefined;
-    }
-    return out;
+    const base = await this.ensureRegistry();
+    return collectListing({
+      registry: this.registry,
+      base,
+      first: path,
+      field,
+      what,
+      limits: this.listingLimits,
+      check: field === 'tags' ? listedTagCheck(this.registry, what) : undefined,
+      fetch: async (url) => {
+        const res = await this.send({ method: 'GET', url, scopes, what, repo });
+        if (res.status !== 200) return this.fail(res, { what, repo });
+        return res;
+      },
+    });
   }
 
   /** All tags, following Link pagination (pageSize: how many per request, default 1000). */

@@ -1,0 +1,88 @@
+// Stream helpers of the registry client: the upload verifier (a wrong local blob never completes on the registry),
+// a progress counter, and the errors and small utilities the upload and download paths share.
+
+import { createHash } from 'node:crypto';
+import { Transform, type Readable, type Writable } from 'node:stream';
+import { DheError } from '../errors.js';
+import { splitDigest } from '../oci/digest.js';
+
+const LOCAL_BLOB_HINT = "run 'dhe-cli store verify --repair', then pull or load the image again";
+
+/** The local content of a blob we upload does not match its descriptor: not the network's fault, never retried. */
+export function localBlobError(code: 'DIGEST_MISMATCH' | 'SIZE_MISMATCH', digest: string, detail: string, cause?: unknown): DheError {
+  return new DheError(code, `the local blob ${digest} does not match its ${code === 'SIZE_MISMATCH' ? 'size' : 'digest'} (${detail})`, {
+    hint: LOCAL_BLOB_HINT,
+    cause,
+  });
+}
+
+export class BodyTooLarge extends Error {
+  /** atStart: nothing reached the registry yet (the proxy refused the first body): the session can be reused. */
+  constructor(readonly sent: number, readonly atStart = true) {
+    super('413 Request Entity Too Large');
+  }
+}
+
+export function pow2Floor(n: number): number {
+  return 2 ** Math.floor(Math.log2(Math.max(1, n)));
+}
+
+export function waitDrain(w: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
+}
+
+/**
+ * Passes the blob's bytes through, hashing and counting them: more bytes than desc.size, fewer, or another digest
+ * → `onBad(error)` and the stream fails before the last byte is sent (the registry never gets a wrong blob).
+ */
+export function verifying(raw: Readable, desc: { digest: string; size: number }, onBad: (e: DheError) => void): Readable {
+  const { algorithm } = splitDigest(desc.digest, 'INVALID_REFERENCE');
+  const hash = createHash(algorithm);
+  let n = 0;
+  let held: Buffer | undefined;
+  const bad = (e: DheError): DheError => {
+    onBad(e);
+    return e;
+  };
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      if (n > desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `more than ${desc.size} bytes`)));
+      hash.update(chunk);
+      // Hold back the latest chunk until the digest is checked: a wrong blob never completes on the registry.
+      const prev = held;
+      held = chunk;
+      cb(null, prev);
+    },
+    flush(cb) {
+      if (n !== desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `${n} bytes, expected ${desc.size}`)));
+      const got = `${algorithm}:${hash.digest('hex')}`;
+      if (got !== desc.digest) return cb(bad(localBlobError('DIGEST_MISMATCH', desc.digest, `its content hashes to ${got}`)));
+      cb(null, held);
+    },
+  });
+  raw.on('error', (e) => t.destroy(e));
+  t.on('close', () => raw.destroy());
+  return raw.pipe(t);
+}
+
+export function counting(src: Readable, onProgress?: (n: number) => void): Readable {
+  let n = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      onProgress?.(n);
+      cb(null, chunk);
+    },
+  });
+  src.on('error', (e) => t.destroy(e));
+  return src.pipe(t);
+}
