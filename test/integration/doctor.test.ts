@@ -190,6 +190,27 @@ describe('doctor: authentication and access (exit 3)', () => {
     expect(line(r.stdout, '✔', 'Token realm Trust')).toContain('verified');
   });
 
+  it('HOST/REPO:TAG copied from a failing command checks that repository, as --repo does; -q prints only what needs attention', async () => {
+    const hm = freshHome();
+    const repo = uniqueRepo('doctor');
+    dockerConfig(hm, h.token.host, pullonly.username, pullonly.password);
+    const r = await doctor([`${h.token.host}/${repo}:v1`], hm, { DHE_CA_CERT: h.caCert });
+    expect(r.code).toBe(3);
+    expect(r.stdout.split('\n')[0]).toBe(`dhe-cli doctor ${h.token.host} --repo ${repo}`);
+    expect(line(r.stdout, '✖', 'Token: granted access')).toContain(`repository:${repo}: asked pull,push, granted pull`);
+
+    const q = await doctor(['-q', `${h.token.host}/${repo}`], hm, { DHE_CA_CERT: h.caCert });
+    expect(q.code).toBe(3);
+    const lines = q.stdout.trimEnd().split('\n');
+    expect(lines.some((l) => l.startsWith('  ✔ '))).toBe(false);
+    expect(lines).toContain(`  ✖ Token: granted access: repository:${repo}: asked pull,push, granted pull — user pullonly may not push on ${repo}`);
+    expect(lines.at(-1)).toMatch(/^\d+ problems? found/);
+
+    const both = await doctor([`${h.token.host}/${repo}`, '--repo', 'other/repo'], hm);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^Error: two repositories given/m);
+  });
+
   it('anonymous user on a private repository: nothing granted, log in', async () => {
     const hm = freshHome();
     const repo = uniqueRepo('private');

@@ -20,13 +20,29 @@ const SECTION: Record<string, string> = {
   access: 'Repository access',
 };
 
-export async function run(ctx: CommandContext, registry: string, opts: { repo?: string; format?: string }): Promise<number> {
+/** `HOST[:PORT]`, or `HOST[:PORT]/REPO[:TAG]` as copied from a failing command: the path is the repository to check. */
+export function doctorTarget(text: string, repoFlag: string | undefined): { registry: string; repo?: string } {
+  const bare = text.replace(/^https?:\/\//i, '').replace(/\/+$/, '');
+  if (!bare || /\s/.test(bare)) throw new DheError('USAGE', 'doctor needs a registry: dhe-cli doctor HOST[:PORT]', { hint: "e.g. dhe-cli doctor dhe.yourdomain.com --repo team/app" });
+  const slash = bare.indexOf('/');
+  if (slash < 0) return { registry: bare, ...(repoFlag ? { repo: repoFlag } : {}) };
+  const registry = bare.slice(0, slash);
+  const fromPath = bare.slice(slash + 1).replace(/@.*$/, '').replace(/:[^/]*$/, '');
+  if (repoFlag && repoFlag !== fromPath) {
+    throw new DheError('USAGE', `two repositories given: ${fromPath} (in ${text}) and --repo ${repoFlag}`, { hint: `dhe-cli doctor ${registry} --repo NAME` });
+  }
+  return { registry, repo: fromPath };
+}
+
+export async function run(ctx: CommandContext, target: string, opts: { repo?: string; format?: string }): Promise<number> {
   const { settings, out } = ctx;
   const json = opts.format === 'json';
-  if (!registry || /\s/.test(registry)) throw new DheError('USAGE', 'doctor needs a registry: dhe-cli doctor HOST[:PORT]');
+  const { registry, repo } = doctorTarget(target, opts.repo);
   const p = out.paint;
   let section = '';
   const render = (c: Check) => {
+    // --quiet: only what needs attention (failures and warnings with their fixes), then the summary line
+    if (settings.quiet && c.status !== 'fail' && c.status !== 'warn') return;
     const group = SECTION[c.id.split('.')[0] ?? ''] ?? 'Other';
     if (group !== section) {
       section = group;
@@ -39,14 +55,14 @@ export async function run(ctx: CommandContext, registry: string, opts: { repo?: 
     if (showNotes) for (const n of c.notes ?? []) out.result(p.dim(`      ${redactText(n)}`));
     if (c.fix && (c.status === 'fail' || c.status === 'warn')) out.result(`    ${c.status === 'fail' ? p.red('Fix:') : p.yellow('Fix:')} ${redactText(c.fix)}`);
   };
-  if (!json) out.result(`dhe-cli doctor ${registry}${opts.repo ? ` --repo ${opts.repo}` : ''}`);
+  if (!json && !settings.quiet) out.result(`dhe-cli doctor ${registry}${repo ? ` --repo ${repo}` : ''}`);
   const report = await runDoctor(registry, {
     tls: settings.tls,
     proxy: settings.proxy,
     configDir: settings.configDir,
     dockerConfigDir: settings.dockerConfigDir,
     env: settings.env,
-    repo: opts.repo,
+    repo,
     trace: ctx.trace,
     signal: ctx.signal,
     userAgent: userAgent(),
@@ -59,7 +75,7 @@ export async function run(ctx: CommandContext, registry: string, opts: { repo?: 
   const failed = report.checks.filter((c) => c.status === 'fail');
   const warned = report.checks.filter((c) => c.status === 'warn');
   const w = warned.length ? `${warned.length} warning${warned.length > 1 ? 's' : ''}` : '';
-  out.result('');
+  if (!settings.quiet) out.result('');
   if (!failed.length) {
     out.result(p.green(`No problems found with ${report.host}${w ? ` (${w})` : ''}.`));
   } else {
