@@ -15,6 +15,11 @@ import { mapNetworkError } from '../../src/transport/errors.js';
 import { checkRealm, fetchToken, tokenFresh } from '../../src/auth/token.js';
 import { parseErrorBody, registryError } from '../../src/registry/errors.js';
 import { DheError } from '../../src/errors.js';
+import { guardTarget } from '../../src/transport/origin-guard.js';
+import { nextLink } from '../../src/registry/pager.js';
+import { Authenticator } from '../../src/auth/authenticator.js';
+import { parseWwwAuthenticate } from '../../src/auth/challenge.js';
+import { silentTrace } from '../../src/trace.js';
 
 describe('Retry-After and backoff', () => {
   it('seconds and HTTP dates', () => {
@@ -65,6 +70,46 @@ describe('hosts', () => {
     expect(matchesHostList(['reg:5000'], 'reg:5001')).toBe(false);
     expect(matchesHostList(['reg'], 'reg:5001')).toBe(true);
     expect(matchesHostList(['other'], 'reg')).toBe(false);
+  });
+});
+
+describe('where a server may send the client', () => {
+  it('metadata addresses of every cloud, in every spelling a URL accepts', () => {
+    for (const u of ['http://100.100.100.200/latest/meta-data', 'http://metadata.goog/', 'http://metadata.google.internal./x', 'http://0xa9fea9fe/',
+      'http://2852039166/', 'http://0251.0376.0251.0376/', 'http://[::ffff:169.254.169.254]/', 'http://[fe80::1]/', 'http://[fd00:ec2::254]/', 'http://169.254.0.1/']) {
+      expect(isMetadataHost(new URL(u).hostname), u).toBe(true);
+    }
+    for (const u of ['http://100.100.100.201/', 'http://metadata.example.com/', 'http://10.0.0.1/']) expect(isMetadataHost(new URL(u).hostname), u).toBe(false);
+  });
+
+  it('guardTarget: http(s) only; a metadata address only on the same origin', () => {
+    const from = 'https://reg.example:5000/v2/x/blobs/sha256:a';
+    expect(guardTarget(new URL('https://s3.example/b'), from, 'a redirect').host).toBe('s3.example');
+    expect(() => guardTarget(new URL('http://169.254.169.254/'), from, 'a redirect')).toThrow(/refusing a redirect from reg\.example:5000 to the link-local\/metadata address 169\.254\.169\.254/);
+    expect(() => guardTarget(new URL('file:///etc/passwd'), from, 'an upload Location')).toThrow(/refusing an upload Location from reg\.example:5000 to a file: URL/);
+    expect(guardTarget(new URL('http://169.254.1.1/v2/'), 'http://169.254.1.1/v2/', 'a redirect').host).toBe('169.254.1.1');
+  });
+
+  it('nextLink finds rel="next" among several links and parameters', () => {
+    expect(nextLink('</v2/_catalog?last=b&n=1>; rel="next"')).toBe('/v2/_catalog?last=b&n=1');
+    expect(nextLink('<https://a/p1>; rel="prev", <https://a/p3>; type="x"; rel=next')).toBe('https://a/p3');
+    expect(nextLink('<https://a/p1>; rel="prev"')).toBeUndefined();
+    expect(nextLink(undefined)).toBeUndefined();
+  });
+
+  it('a realm, once learnt, never moves to another origin; after Basic, a realm must be on the registry host', () => {
+    const transport = new Transport({ tls: { caCertFiles: [], certsDirs: [], insecureRegistries: [] }, proxy: {} });
+    const a = new Authenticator({ registry: 'reg.example', home: 'reg.example', transport, trace: silentTrace, policy: {} });
+    a.setChallenges(parseWwwAuthenticate('Bearer realm="https://auth.example/token",service="reg"'));
+    a.setChallenges(parseWwwAuthenticate('Bearer realm="https://auth.example/other",service="reg2"')); // same origin: fine
+    expect(a.realm).toBe('https://auth.example/other');
+    expect(() => a.setChallenges(parseWwwAuthenticate('Bearer realm="https://attacker.example/steal"'))).toThrow(/moved its authentication from its token realm at https:\/\/auth\.example to a token realm at https:\/\/attacker\.example/);
+    expect(() => a.setChallenges(parseWwwAuthenticate('Bearer realm="http://auth.example/token"'))).toThrow(DheError);
+    expect(a.realm).toBe('https://auth.example/other');
+    const b = new Authenticator({ registry: 'reg.example', home: 'reg.example', transport, trace: silentTrace, policy: {} });
+    b.setChallenges(parseWwwAuthenticate('Basic realm="Registry"'));
+    expect(() => b.setChallenges(parseWwwAuthenticate('Bearer realm="https://attacker.example/steal"'))).toThrow(/from Basic authentication/);
+    expect(b.scheme).toBe('basic');
   });
 });
 
