@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { DheError, ExitCode } from '../errors.js';
+import { removeTrackedSync } from '../fs/cleanup.js';
 import { Output } from './output.js';
 import { buildContext, type CommandContext, type GlobalFlags } from './context.js';
 
@@ -15,6 +16,11 @@ function version(): string {
     return '0.0.0';
   }
 }
+
+/** Exit code after SIGTERM (128 + 15, as shells report it); SIGINT keeps 130. */
+export const SIGTERM_EXIT = 143;
+/** SIGTERM ends every command within a second: this long for a clean unwind, then a forced exit. */
+const TERM_DEADLINE_MS = 500;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -41,12 +47,34 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   const env = options.env ?? process.env;
   let exitCode: number = ExitCode.OK;
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(ExitCode.INTERRUPTED);
-    controller.abort(new DheError('INTERRUPTED', 'interrupted', { hint: 'run the command again to finish' }));
+  // SIGINT and SIGTERM take the same path: abort, let the command clean up and print `Error: interrupted`.
+  // SIGTERM (exit 143) also has a deadline: whatever is still running after TERM_DEADLINE_MS is cut short, its
+  // temporary files removed synchronously (src/fs/cleanup.ts). A second signal of either kind exits at once, the same way.
+  let signalled: NodeJS.Signals | undefined;
+  let finished = false;
+  const codeFor = (sig: NodeJS.Signals | undefined) => (sig === 'SIGTERM' ? SIGTERM_EXIT : ExitCode.INTERRUPTED);
+  const exitNow = (code: number) => {
+    removeTrackedSync();
+    process.exit(code);
   };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      if (!finished) out.error(controller.signal.reason);
+      exitNow(finished ? exitCode : codeFor(sig));
+    }
+    signalled = sig;
+    controller.abort(new DheError('INTERRUPTED', sig === 'SIGTERM' ? 'interrupted (SIGTERM)' : 'interrupted', { hint: 'run the command again to finish' }));
+    if (sig === 'SIGTERM') {
+      setTimeout(() => {
+        if (!finished) out.error(controller.signal.reason);
+        exitNow(finished ? exitCode : SIGTERM_EXIT);
+      }, TERM_DEADLINE_MS).unref();
+    }
+  };
+  const onSigint = () => onSignal('SIGINT');
+  const onSigterm = () => onSignal('SIGTERM');
   process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  process.on('SIGTERM', onSigterm);
   // `dhe-cli images -q | head -1`: a reader that goes away is not an error.
   const onPipeError = (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(exitCode);
@@ -300,8 +328,13 @@ Examples:
       exitCode = out.error(controller.signal.aborted ? (controller.signal.reason ?? e) : e);
     }
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    if (signalled === 'SIGTERM' && exitCode === ExitCode.INTERRUPTED) exitCode = SIGTERM_EXIT;
+    finished = true;
+    // Handlers stay while a signal is being handled: its deadline (or a second signal) still ends the process.
+    if (!signalled) {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+    }
   }
   return exitCode;
 }

@@ -2,11 +2,13 @@
 // (with credentials from the configured stores), and event rendering.
 
 import { credentialProvider } from '../auth/credentials/index.js';
+import { warnIfShared } from '../fs/private.js';
 import { RegistryClient } from '../registry/index.js';
 import { ImageStore } from '../store/index.js';
 import type { CommandContext } from './context.js';
 
 export async function openStore(ctx: CommandContext): Promise<ImageStore> {
+  warnIfShared(ctx.settings.configDir, (l) => ctx.out.warn(l));
   return ImageStore.open(ctx.settings.storeDir, { trace: ctx.trace });
 }
 
@@ -16,6 +18,7 @@ export function userAgent(): string {
 
 export function clientFor(ctx: CommandContext, registry: string): RegistryClient {
   const { settings } = ctx;
+  warnIfShared(settings.configDir, (l) => ctx.out.warn(l)); // once per run: it holds the credentials
   return new RegistryClient({
     registry,
     tls: settings.tls,

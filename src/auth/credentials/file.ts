@@ -1,10 +1,15 @@
 // docker's config.json: `auths` (base64 "user:password" + identitytoken), `credsStore`, `credHelpers`.
-// Writes are atomic (temp file + rename), 0600 in a 0700 folder, and keep every other key of the file.
+// Writes are atomic (a temp file created exclusively, then renamed), 0600 in a 0700 folder whatever the umask, keep
+// every other key of the file, and run under a lock (DIR/config.json.lock, the store's O_EXCL lock with stale-lock
+// breaking) so two logins at once both end up in the file.
 
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DheError, fsError } from '../../errors.js';
+import { trackTemp } from '../../fs/cleanup.js';
+import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../fs/private.js';
+import { withFileLock } from '../../store/lock.js';
 import { findByHost, registryKey, sameRegistry } from './hosts.js';
 import type { Credential, CredentialStore } from './types.js';
 
@@ -61,19 +66,32 @@ export async function updateConfigFile(
   configDir: string,
   mutate: (cfg: DockerConfigFile) => boolean | void,
 ): Promise<void> {
-  const cfg = await readConfigFile(configDir);
-  if (mutate(cfg) === false) return;
   const path = configPath(configDir);
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await mkdir(configDir, { recursive: true, mode: 0o700 });
-    await writeFile(tmp, JSON.stringify(cfg, null, '\t') + '\n', { mode: 0o600 });
-    await chmod(tmp, 0o600);
-    await rename(tmp, path);
+    await mkdirPrivate(configDir);
   } catch (e) {
-    await rm(tmp, { force: true }).catch(() => {});
-    throw fsError(e, `writing ${path}`);
+    throw fsError(e, `creating ${configDir}`);
   }
+  await withFileLock(
+    `${path}.lock`,
+    async () => {
+      const cfg = await readConfigFile(configDir);
+      if (mutate(cfg) === false) return;
+      const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+      const untrack = trackTemp(tmp);
+      try {
+        // 'wx': never through a file or link someone else put there; 0600 from the start (umask only narrows it)
+        await writeFile(tmp, JSON.stringify(cfg, null, '\t') + '\n', { mode: PRIVATE_FILE_MODE, flag: 'wx' });
+        await rename(tmp, path);
+      } catch (e) {
+        await rm(tmp, { force: true }).catch(() => {});
+        throw fsError(e, `writing ${path}`);
+      } finally {
+        untrack();
+      }
+    },
+    { timeoutMs: 30_000, staleMs: 60_000, what: path },
+  );
 }
 
 /** An `auths` entry as a Credential (undefined for an empty entry, as docker writes for helper-held logins). */

@@ -12,6 +12,7 @@ import {
   type CredentialOptions,
 } from '../../auth/credentials/index.js';
 import { DheError, isDheError } from '../../errors.js';
+import { warnIfShared } from '../../fs/private.js';
 import { RegistryClient } from '../../registry/index.js';
 import type { CommandContext } from '../context.js';
 import { userAgent } from '../session.js';
@@ -24,16 +25,35 @@ export interface LoginFlags {
 
 const MAX_STDIN = 64 * 1024;
 
-/** The password from standard input, without its trailing newline (as docker reads it). */
-export async function readPasswordStdin(stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
+/** The password from standard input, without its trailing newline (as docker reads it); a signal stops the wait. */
+export async function readPasswordStdin(stdin: NodeJS.ReadableStream = process.stdin, signal?: AbortSignal): Promise<string> {
   const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stdin) {
-    const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    size += b.length;
-    if (size > MAX_STDIN) throw new DheError('USAGE', 'the password on standard input is too long');
-    chunks.push(b);
-  }
+  await new Promise<void>((resolve, reject) => {
+    let size = 0;
+    const done = (e?: unknown) => {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      stdin.pause();
+      if (e === undefined) resolve();
+      else reject(e);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      size += b.length;
+      if (size > MAX_STDIN) done(new DheError('USAGE', 'the password on standard input is too long'));
+      else chunks.push(b);
+    };
+    const onEnd = () => done();
+    const onError = (e: unknown) => done(e);
+    const onAbort = () => done(signal?.reason ?? new DheError('INTERRUPTED', 'interrupted'));
+    if (signal?.aborted) return onAbort();
+    stdin.on('data', onData);
+    stdin.once('end', onEnd);
+    stdin.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
   let s = Buffer.concat(chunks).toString('utf8');
   if (s.endsWith('\n')) s = s.slice(0, -1);
   if (s.endsWith('\r')) s = s.slice(0, -1);
@@ -91,6 +111,28 @@ function loginRefused(e: unknown, registry: string, username: string): unknown {
   });
 }
 
+/**
+ * `-p PASSWORD` out of the process title, as soon as it is read: `ps` shows the rewritten title from then on. (On
+ * Linux, Node rewrites the argv area itself, so /proc/PID/cmdline changes too; before this line runs — node's
+ * start-up, ~0.1 s — and in shell history the password is visible: --password-stdin is the safe way.)
+ */
+export function hidePasswordFromTitle(password: string, argv: string[] = process.argv): string {
+  const shown = argv.map((a, i) => {
+    const prev = argv[i - 1];
+    if (a === password && (prev === '-p' || prev === '--password')) return '***';
+    if (a === `--password=${password}`) return '--password=***';
+    if (a === `-p${password}`) return '-p***';
+    return a;
+  });
+  const title = ['dhe-cli', ...shown.slice(2)].join(' ');
+  try {
+    process.title = title;
+  } catch {
+    /* some platforms refuse; nothing more can be done from Node */
+  }
+  return title;
+}
+
 export async function run(ctx: CommandContext, server: string | undefined, flags: LoginFlags = {}): Promise<number> {
   const { settings, out } = ctx;
   const registry = registryHost(server?.trim() || 'docker.io');
@@ -112,8 +154,10 @@ export async function run(ctx: CommandContext, server: string | undefined, flags
     });
   }
   if (flags.password !== undefined) {
+    hidePasswordFromTitle(flags.password);
     out.warn('Using --password via the CLI is insecure. Use --password-stdin.');
   }
+  warnIfShared(settings.configDir, (l) => out.warn(l));
 
   const client = new RegistryClient({
     registry,
@@ -149,7 +193,7 @@ export async function run(ctx: CommandContext, server: string | undefined, flags
       if (!username) throw new DheError('USAGE', 'Username is required', { hint: 'give the user with -u USER' });
     }
     let password = flags.password;
-    if (flags.passwordStdin) password = await readPasswordStdin();
+    if (flags.passwordStdin) password = await readPasswordStdin(process.stdin, ctx.signal);
     if (password === undefined) {
       if (!ttyIn) throw nonTtyError();
       password = await prompt('Password: ', true, ctx.signal);

@@ -1,12 +1,14 @@
 // dhe-cli logout [SERVER]: forgets the credentials dhe-cli stored for SERVER (docker's own config is left alone).
 
 import { eraseCredentials, registryHost, registryKey } from '../../auth/credentials/index.js';
+import { warnIfShared } from '../../fs/private.js';
 import type { CommandContext } from '../context.js';
 
 export async function run(ctx: CommandContext, server?: string): Promise<number> {
   const { settings, out } = ctx;
   const registry = registryHost(server?.trim() || 'docker.io');
   const key = registryKey(registry);
+  warnIfShared(settings.configDir, (l) => out.warn(l));
   const result = await eraseCredentials(registry, {
     configDir: settings.configDir,
     dockerConfigDir: settings.dockerConfigDir,

@@ -1,0 +1,158 @@
+// SIGTERM through the real CLI, as a CI runner or `timeout` sends it: every command ends within a second, exit 143,
+// with an `Error:` line and no temporary files left — mid-load (a slow archive on a FIFO, its layer half-stored),
+// mid-pull (a layer download stalled by the fault proxy) and while login waits for a password on standard input.
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTar, sha256 } from '../../fixtures/archives/helpers.js';
+import { getHarness } from '../harness/index.js';
+import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
+import { freshHome, runCli, startCli } from '../helpers/cli.js';
+import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
+
+const h = getHarness();
+let proxy: FaultProxy;
+beforeAll(async () => {
+  proxy = await startFaultProxy(h.plain.url);
+});
+afterAll(async () => {
+  await proxy?.close();
+});
+
+const tmpFiles = (store: string) => (existsSync(join(store, 'tmp')) ? readdirSync(join(store, 'tmp')) : []);
+const leases = (store: string) => (existsSync(join(store, 'leases')) ? readdirSync(join(store, 'leases')) : []);
+
+async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Sends SIGTERM and measures until the process has exited (its 'close'). */
+async function term(run: ReturnType<typeof startCli>) {
+  const t = Date.now();
+  run.child.kill('SIGTERM');
+  const r = await run.result;
+  return { ...r, took: Date.now() - t };
+}
+
+describe('SIGTERM', () => {
+  it('mid-load (a slow archive, its layer half-stored): exit 143 within 1 s, Error line, no temporary files, nothing kept', async () => {
+    // an OCI archive whose 8 MiB layer comes first; the test writes it through a FIFO and stops half-way
+    const layer = randomBytes(8 << 20);
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256('{}'), size: 2 }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }] }));
+    const tar = await makeTar({
+      [`blobs/sha256/${sha256(layer).slice(7)}`]: layer,
+      [`blobs/sha256/${sha256('{}').slice(7)}`]: '{}',
+      [`blobs/sha256/${sha256(manifest).slice(7)}`]: manifest,
+      'index.json': JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'slow/app:v1' } }] }),
+    });
+    const fifo = join(mkdtempSync(join(tmpdir(), 'dhe-fifo-')), 'archive.tar');
+    execFileSync('mkfifo', [fifo]);
+    const home = freshHome();
+    const run = startCli(['load', '-i', fifo], { env: home.env, timeoutMs: 30_000 });
+    const writer = await open(fifo, 'w'); // returns once the CLI has opened the FIFO for reading
+    try {
+      await writer.write(tar.subarray(0, 6 << 20)); // 6 of the layer's 8 MiB: the store writes in 4 MiB steps
+      // precondition: the load is really mid-way, bytes of the layer are in a temporary file of the store
+      await until('a partly written layer in the store', () =>
+        tmpFiles(home.store).some((f) => f.endsWith('.partial') && statSync(join(home.store, 'tmp', f), { throwIfNoEntry: false })?.size! > 1 << 20),
+      );
+      const r = await term(run);
+      expect(r.code, r.stderr).toBe(143);
+      expect(r.stderr).toMatch(/^Error: interrupted/m);
+      expect(r.took).toBeLessThan(1_000);
+      expect(tmpFiles(home.store)).toEqual([]);
+      expect(leases(home.store)).toEqual([]);
+      expect(readdirSync(join(home.store, 'blobs', 'sha256'))).toEqual([]);
+      expect((await runCli(['images', '-q'], { env: home.env })).stdout).toBe('');
+      console.log(`[figures] SIGTERM mid-load: exit ${r.code} ${r.took} ms after the signal`);
+    } finally {
+      await writer.close().catch(() => {});
+    }
+  });
+
+  it('mid-pull (a layer download stalled): exit 143 within 1 s, Error line, no temporary files, store verify passes', async () => {
+    const repo = uniqueRepo('term');
+    const img = await buildImage({ layers: 2, layerSize: 512 * 1024 });
+    await seedImage({ url: h.plain.url }, repo, 'v1', img);
+    const layer = img.layers[1]!;
+    proxy.add({ kind: 'stall', afterBytes: 64 * 1024, method: 'GET', path: layer.digest });
+    const home = freshHome();
+    const run = startCli(['pull', `${proxy.host}/${repo}:v1`], { env: home.env, timeoutMs: 30_000 });
+    await until('the stalled layer download', () => proxy.hits.some((x) => x.method === 'GET' && x.path.includes(layer.digest)));
+    await until('a temporary file in the store', () => tmpFiles(home.store).length > 0, 5_000);
+    const r = await term(run);
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toMatch(/^Error: .*interrupted/m);
+    expect(r.took).toBeLessThan(1_000);
+    expect(tmpFiles(home.store)).toEqual([]);
+    expect(leases(home.store)).toEqual([]);
+    const v = await runCli(['store', 'verify'], { env: home.env });
+    expect(v.code).toBe(0);
+    expect((await runCli(['images', '-q'], { env: home.env })).stdout).toBe('');
+    proxy.clear();
+    console.log(`[figures] SIGTERM mid-pull: exit ${r.code} ${r.took} ms after the signal`);
+  });
+
+  it('mid-push to a registry that answers neither the upload nor its cancel: exit 143 within 1 s all the same', async () => {
+    // SIGINT waits up to ~5 s for the cancel (interrupt.test.ts); SIGTERM's deadline cuts it short, and the lease
+    // file the push holds is removed on the way out
+    const src = uniqueRepo('term');
+    const img = await buildImage({ layers: 1, layerSize: 3 * 1024 * 1024 });
+    await seedImage({ url: h.plain.url }, src, 'v1', img);
+    const home = freshHome();
+    const direct = `${h.plain.host}/${src}:v1`;
+    expect((await runCli(['pull', direct], { env: home.env })).code).toBe(0);
+    const repo = uniqueRepo('termpush');
+    const target = `${proxy.host}/${repo}:v1`;
+    expect((await runCli(['tag', direct, target], { env: home.env })).code).toBe(0);
+    proxy.add({ kind: 'stall', method: 'PATCH', path: `/v2/${repo}/blobs/uploads/` });
+    proxy.add({ kind: 'stall', method: 'DELETE', path: `/v2/${repo}/blobs/uploads/` });
+    const run = startCli(['push', target], { env: home.env, timeoutMs: 30_000 });
+    await until('the stalled upload', () => proxy.hits.some((x) => x.method === 'PATCH' && x.path.includes(`/v2/${repo}/blobs/uploads/`)));
+    const r = await term(run);
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toMatch(/^Error: .*(interrupted|cancelled)/m);
+    expect(r.took).toBeLessThan(1_000);
+    expect(tmpFiles(home.store)).toEqual([]);
+    expect(leases(home.store)).toEqual([]);
+    expect((await runCli(['store', 'verify'], { env: home.env })).code).toBe(0);
+    proxy.clear();
+    console.log(`[figures] SIGTERM mid-push, cancel unanswered: exit ${r.code} ${r.took} ms after the signal`);
+  });
+
+  it('while login waits for the password on standard input: exit 143 within 1 s, nothing stored', async () => {
+    const home = freshHome();
+    mkdirSync(home.config, { mode: 0o755 });
+    chmodSync(home.config, 0o755);
+    // stdin stays open and silent: the password never comes
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/dhe-cli.js'), 'login', h.plain.host, '-u', 'someone', '--password-stdin'], {
+      env: { ...process.env, ...home.env, NO_COLOR: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    // precondition: login is running, right before it reads standard input — it warns about the shared config
+    // folder the test made (mode 0755) just before
+    await until('login to start', () => stderr.includes('WARNING: '));
+    const t = Date.now();
+    child.kill('SIGTERM');
+    const code = await closed;
+    const took = Date.now() - t;
+    child.stdin.end();
+    expect(code, stderr).toBe(143);
+    expect(stderr).toMatch(/^Error: interrupted/m);
+    expect(took).toBeLessThan(1_000);
+    expect(existsSync(join(home.config, 'config.json'))).toBe(false);
+    console.log(`[figures] SIGTERM during login --password-stdin: exit ${code} ${took} ms after the signal`);
+  });
+});
