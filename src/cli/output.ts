@@ -2,6 +2,8 @@
 
 import type { Settings } from '../config.js';
 import { DheError, ExitCode, isDheError, type ExitCodeValue } from '../errors.js';
+import { escapeJsonText, sanitizeLine } from '../text/sanitize.js';
+import { cursorUpAndClear, ownStyle, toTerminal } from '../text/terminal.js';
 import { redactText } from '../trace.js';
 
 export interface Writer {
@@ -27,7 +29,29 @@ const plainPaint: Paint = {
   cyan: (s) => s,
 };
 
+/**
+ * A stream that only ever writes terminal-safe text: every control character that is not our own style marker is
+ * shown escaped (src/text/sanitize.ts). `isTTY` and `columns` are those of the stream it wraps.
+ */
+class TerminalWriter implements Writer {
+  constructor(private readonly raw: Writer) {}
+  get isTTY(): boolean | undefined {
+    return this.raw.isTTY;
+  }
+  get columns(): number | undefined {
+    return (this.raw as { columns?: number }).columns;
+  }
+  write(s: string): unknown {
+    return this.raw.write(toTerminal(typeof s === 'string' ? s : String(s)));
+  }
+  /** Our own control sequence, written as is (only from the fixed set src/text/terminal.ts builds). */
+  control(seq: string): void {
+    if (seq) this.raw.write(seq);
+  }
+}
+
 export class Output {
+  /** Sanitising writers: everything written here, by us or by commander, is terminal-safe. */
   readonly stdout: Writer;
   readonly stderr: Writer;
   paint: Paint = plainPaint;
@@ -37,8 +61,13 @@ export class Output {
   interactive = false;
 
   constructor(stdout: Writer = process.stdout, stderr: Writer = process.stderr) {
-    this.stdout = stdout;
-    this.stderr = stderr;
+    this.stdout = new TerminalWriter(stdout);
+    this.stderr = new TerminalWriter(stderr);
+  }
+
+  /** Live progress: moves the cursor up `n` lines and clears from there (our own sequence, never outside text). */
+  eraseLines(n: number): void {
+    (this.stdout as TerminalWriter).control(cursorUpAndClear(n));
   }
 
   async configure(settings: Settings): Promise<void> {
@@ -48,7 +77,15 @@ export class Output {
     if (settings.color) {
       const { Chalk } = await import('chalk');
       const c = new Chalk({ level: 1 });
-      this.paint = { red: c.red, green: c.green, yellow: c.yellow, dim: c.dim, bold: c.bold, cyan: c.cyan };
+      // Painted strings carry markers, not ESC: only TerminalWriter turns them into colour (src/text/terminal.ts).
+      this.paint = {
+        red: ownStyle(c.red),
+        green: ownStyle(c.green),
+        yellow: ownStyle(c.yellow),
+        dim: ownStyle(c.dim),
+        bold: ownStyle(c.bold),
+        cyan: ownStyle(c.cyan),
+      };
     }
   }
 
@@ -57,18 +94,19 @@ export class Output {
     this.stdout.write(line + '\n');
   }
 
-  /** A progress/status line on stdout (suppressed by --quiet), as docker prints pull/push status on stdout. */
+  /** A progress/status line on stdout (suppressed by --quiet), as docker prints pull/push status on stdout. One line: a `\n` in it is shown escaped. */
   info(line: string): void {
-    if (!this.quiet) this.stdout.write(line + '\n');
+    if (!this.quiet) this.stdout.write(sanitizeLine(line) + '\n');
   }
 
-  /** A warning on stderr. */
+  /** A warning on stderr, on one line (a `\n` in it is shown escaped). */
   warn(line: string): void {
-    this.stderr.write(this.paint.yellow('WARNING: ') + line + '\n');
+    this.stderr.write(this.paint.yellow('WARNING: ') + sanitizeLine(line) + '\n');
   }
 
+  /** One JSON document; DEL, C1 and bidi controls inside strings are written as \uXXXX escapes (still the same JSON). */
   json(value: unknown): void {
-    this.stdout.write(JSON.stringify(value, null, 2) + '\n');
+    this.stdout.write(escapeJsonText(String(JSON.stringify(value, null, 2))) + '\n');
   }
 
   /** Prints an error as `Error: …` and `Hint: …` on stderr and returns the exit code. */
@@ -81,16 +119,31 @@ export class Output {
       this.stderr.write(`Run 'dhe-cli doctor ${host === 'registry-1.docker.io' ? 'docker.io' : host}' for a full diagnosis.\n`);
     }
     if (this.debug) {
-      const stack = (e instanceof Error ? e.stack : undefined) ?? String(e);
-      this.stderr.write(redactText(stack) + '\n');
+      this.stderr.write(redactText(e instanceof Error ? stackText(e) : sanitizeLine(String(e))) + '\n');
       let cause = e instanceof Error ? e.cause : undefined;
       while (cause instanceof Error) {
-        this.stderr.write('Caused by: ' + redactText(cause.stack ?? cause.message) + '\n');
+        this.stderr.write('Caused by: ' + redactText(stackText(cause)) + '\n');
         cause = cause.cause;
       }
     }
     return err.exitCode;
   }
+}
+
+/**
+ * A stack trace whose message (which may quote a registry) stays on its first line: a newline in the message is
+ * shown escaped, so it cannot start a line of its own; the `at …` frames keep theirs.
+ */
+function stackText(e: Error): string {
+  const stack = e.stack;
+  if (!stack) return sanitizeLine(`${e.name}: ${e.message}`);
+  const head = e.message ? `${e.name}: ${e.message}` : e.name;
+  if (stack.startsWith(head)) return sanitizeLine(head) + stack.slice(head.length);
+  // a message changed after the stack was taken: everything before the first frame is the head
+  const lines = stack.split('\n');
+  const k = lines.findIndex((l) => /^\s+at /.test(l));
+  if (k <= 0) return sanitizeLine(stack);
+  return [sanitizeLine(lines.slice(0, k).join('\n')), ...lines.slice(k)].join('\n');
 }
 
 function oneLine(s: string): string {

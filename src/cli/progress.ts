@@ -1,6 +1,7 @@
 // Renders transfer events the way docker prints them: plain lines when not interactive (CI, pipes), and live
 // per-layer lines with bytes and speed on a TTY.
 
+import { sanitizeLine } from '../text/sanitize.js';
 import type { TransferEvent } from '../transfer/events.js';
 import type { Output } from './output.js';
 
@@ -88,7 +89,8 @@ class LiveRenderer implements ProgressRenderer {
 
   private set(id: string, text: string) {
     if (!this.lines.has(id)) this.order.push(id);
-    this.lines.set(id, text);
+    // made safe (and one line) before it is cut to the width: an escaped character is several columns wide
+    this.lines.set(id, sanitizeLine(text));
     this.dirty = true;
   }
 
@@ -139,7 +141,7 @@ class LiveRenderer implements ProgressRenderer {
 
   private clear() {
     if (this.drawn > 0) {
-      this.out.stdout.write(`\x1b[${this.drawn}A\x1b[J`);
+      this.out.eraseLines(this.drawn);
       this.drawn = 0;
     }
   }
