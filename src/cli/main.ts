@@ -170,6 +170,7 @@ Examples:
     .command('push')
     .description('upload an image from the local store to its registry')
     .argument('<ref>', 'REGISTRYHOST/USERNAME/NAME[:TAG]')
+    .option('--compression <gzip|none>', 'layers stored uncompressed (from docker save archives) are gzip-compressed once before the push (default gzip); none pushes them as stored', 'gzip')
     .addHelpText('after', '\nExamples:\n  dhe-cli push dhe.yourdomain.com/yourusername/hello-mine:latest\n  dhe-cli -q push localhost:5000/app:1.0')
     .action(action(() => import('./commands/push.js')));
 

@@ -6,6 +6,7 @@ import { shortId, type Descriptor, type Platform } from '../oci/index.js';
 import type { Reference } from '../reference/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { ImageStore } from '../store/index.js';
+import { compressStoredImage, type Compression } from './compress.js';
 import { noEvents, type EventSink } from './events.js';
 import { runPool } from './pool.js';
 import { pickLocalPlatform } from './local.js';
@@ -19,6 +20,8 @@ export interface PushOptions {
   signal?: AbortSignal;
   /** For a partially pulled multi-platform image: the platform to push (default the host's). */
   platform?: string;
+  /** Layers stored uncompressed are gzip-compressed once before the push (default), or pushed as they are. */
+  compression?: Compression;
 }
 
 export interface PushResult {
@@ -43,9 +46,20 @@ export async function pushImage(ref: Reference, opts: PushOptions): Promise<Push
   const { store, client } = opts;
   const emit = opts.onEvent ?? noEvents;
   const name = ref.toString();
-  const top = await store.resolve(name);
+  let top = await store.resolve(name);
   if (!top) throw notLocalError(ref.familiar);
   emit({ type: 'push-start', reference: name, repository: ref.name });
+  if ((opts.compression ?? 'gzip') === 'gzip') {
+    const compressed = await compressStoredImage(store, top, opts.signal);
+    if (compressed.layers.length > 0) {
+      top = compressed.top;
+      const mb = (n: number) => `${(n / 1e6).toFixed(1)}MB`;
+      const before = compressed.layers.reduce((n, l) => n + l.size, 0);
+      const after = compressed.layers.reduce((n, l) => n + l.compressedSize, 0);
+      const count = compressed.layers.length;
+      emit({ type: 'note', message: `compressed ${count} layer${count > 1 ? 's' : ''} stored uncompressed with gzip: ${mb(before)} → ${mb(after)} (same IMAGE ID)` });
+    }
+  }
   client.intendPush(ref.repository);
 
   const topManifest = await readStoredManifest(store, top);

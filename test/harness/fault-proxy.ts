@@ -34,6 +34,8 @@ export interface Hit {
   range?: string;
   contentRange?: string;
   authorization: boolean;
+  /** Bytes of the request body the proxy received from the client (what a push really sent). */
+  bodyBytes: number;
   status?: number;
   fault?: string;
   time: number;
@@ -141,6 +143,7 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
       range: req.headers.range,
       contentRange: req.headers['content-range'],
       authorization: !!req.headers.authorization,
+      bodyBytes: 0,
       time: Date.now(),
     };
     hits.push(hit);
@@ -270,6 +273,7 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
       let got = 0;
       req.on('data', (c: Buffer) => {
         got += c.length;
+        hit.bodyBytes += c.length;
         if (got >= fire.bytes) {
           up.destroy();
           req.socket.destroy();
@@ -279,6 +283,8 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
       });
       req.on('end', () => up.end());
     } else {
+      // counted as piped: a 'data' listener added earlier would start the flow before the pipe exists
+      req.on('data', (c: Buffer) => (hit.bodyBytes += c.length));
       req.pipe(up);
     }
   }

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli } from '../helpers/cli.js';
-import { buildImage, seedImage, seedIndex, uniqueRepo } from '../helpers/images.js';
+import { buildImage as buildArchiveImage, storeImage as storeArchiveImage } from '../../fixtures/archives/helpers.js';
+import { ImageStore } from '../../src/store/index.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
+import { buildImage, fetchManifest, seedImage, seedIndex, uniqueRepo } from '../helpers/images.js';
 
 const h = getHarness();
 const plain = { url: h.plain.url };
@@ -107,5 +110,65 @@ describe('certs.d folders', () => {
     const flag = await runCli(['--ca-cert', missing, 'images'], { env: { ...home.env, DHE_CA_CERT: h.caCert } });
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/^Error: --ca-cert .*: no such file$/m);
+  });
+});
+
+describe('push of layers stored uncompressed (load of a docker-save archive)', () => {
+  it('pushes them gzip-compressed once, keeps the IMAGE ID, and a re-push sends no blob; --compression none sends them as stored', async () => {
+    const repo = uniqueRepo('gzip');
+    const name = `${h.plain.host}/${repo}:v1`;
+    const img = await buildArchiveImage({ format: 'docker', gzip: false, layers: [{ 'etc/words.txt': 'all work and no play\n'.repeat(60_000) }, { 'bin/tool': 'x'.repeat(200_000) }] });
+    const rawBytes = img.layers.reduce((n, l) => n + l.size, 0);
+    expect(img.layers.every((l) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar')).toBe(true);
+    const src = freshHome();
+    await storeArchiveImage(await ImageStore.open(src.store), img, name);
+    const archive = join(mkdtempSync(join(tmpdir(), 'dhe-gzip-')), 'image.tar');
+    expect((await runCli(['save', name, '-o', archive], { env: src.env })).code).toBe(0);
+
+    const home = freshHome();
+    expect((await runCli(['load', '-i', archive], { env: home.env })).code).toBe(0);
+    const proxy = await startFaultProxy(h.plain.url);
+    try {
+      const target = `${proxy.host}/${repo}:v1`;
+      expect((await runCli(['tag', name, target], { env: home.env })).code).toBe(0);
+      const sent = () => proxy.hits.filter((x) => x.path.includes('/blobs/uploads/')).reduce((n, x) => n + x.bodyBytes, 0);
+
+      const push = await runCli(['push', target], { env: home.env });
+      expect(push.stderr).toBe('');
+      expect(push.code).toBe(0);
+      expect(push.stdout).toMatch(/^compressed 2 layers stored uncompressed with gzip: \d+\.\dMB → 0\.\dMB \(same IMAGE ID\)$/m);
+      const served = JSON.parse((await fetchManifest(plain, repo, 'v1')).bytes.toString()) as { config: { digest: string }; layers: Array<{ mediaType: string; size: number }> };
+      expect(served.layers.map((l) => l.mediaType)).toEqual(['application/vnd.docker.image.rootfs.diff.tar.gzip', 'application/vnd.docker.image.rootfs.diff.tar.gzip']);
+      expect(served.config.digest).toBe(img.configDigest);
+      const firstPush = sent();
+      const gzBytes = served.layers.reduce((n, l) => n + l.size, 0);
+      expect(firstPush).toBeLessThan(rawBytes / 4);
+      expect(firstPush).toBeGreaterThanOrEqual(gzBytes);
+      // the local image is the compressed one now: same IMAGE ID, and the next push sends nothing
+      const images = await runCli(['images', '--format', 'json'], { env: home.env });
+      expect(images.stdout).toContain(img.configDigest.slice(7, 19));
+      const again = await runCli(['push', target], { env: home.env });
+      expect(again.code).toBe(0);
+      expect(again.stdout).not.toContain('compressed');
+      expect(sent()).toBe(firstPush);
+
+      const home2 = freshHome();
+      expect((await runCli(['load', '-i', archive], { env: home2.env })).code).toBe(0);
+      const asStored = `${proxy.host}/${repo}-raw:v1`;
+      expect((await runCli(['tag', name, asStored], { env: home2.env })).code).toBe(0);
+      const before = sent();
+      const raw = await runCli(['push', '--compression', 'none', asStored], { env: home2.env });
+      expect(raw.code).toBe(0);
+      expect(sent() - before).toBeGreaterThanOrEqual(rawBytes);
+      const rawServed = JSON.parse((await fetchManifest(plain, `${repo}-raw`, 'v1')).bytes.toString()) as { layers: Array<{ mediaType: string }> };
+      expect(rawServed.layers[0]!.mediaType).toBe('application/vnd.docker.image.rootfs.diff.tar');
+      console.log(`load → push of ${rawBytes} bytes of uncompressed layers: ${firstPush} bytes sent with gzip, ${sent() - before} with --compression none`);
+
+      const bad = await runCli(['push', '--compression', 'zstd', target], { env: home.env });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^Error: --compression must be gzip or none, not "zstd" \(zstd needs Node\.js 22\.15 or later/m);
+    } finally {
+      await proxy.close();
+    }
   });
 });
