@@ -41,8 +41,19 @@ export function createRenderer(out: Output): ProgressRenderer {
   return out.interactive ? new LiveRenderer(out) : new PlainRenderer(out);
 }
 
+/** How often a plain (CI) log shows the progress of a layer still transferring: CI systems kill silent jobs. */
+export const HEARTBEAT_MS = 10_000;
+
+/**
+ * docker's non-TTY lines (final states), plus a line when a layer starts (`<id>: Downloading 1.07GB`) and at most
+ * one progress line per layer every HEARTBEAT_MS (`<id>: 512MB/1.07GB`), nothing more.
+ */
 class PlainRenderer implements ProgressRenderer {
-  constructor(private readonly out: Output) {}
+  private readonly lastShown = new Map<string, number>();
+  constructor(
+    private readonly out: Output,
+    private readonly now: () => number = Date.now,
+  ) {}
   onEvent(e: TransferEvent): void {
     switch (e.type) {
       case 'pull-start':
@@ -53,9 +64,22 @@ class PlainRenderer implements ProgressRenderer {
         break;
       case 'layer':
         if (FINAL.has(e.status)) {
+          this.lastShown.delete(e.id);
           this.out.info(`${e.id}: ${STATUS_TEXT[e.status]}${e.from ? ` ${e.from}` : ''}`);
+        } else if (e.status === 'downloading' || e.status === 'pushing') {
+          this.lastShown.set(e.id, this.now());
+          this.out.info(`${e.id}: ${STATUS_TEXT[e.status]} ${humanBytes(e.size)}`);
         }
         break;
+      case 'progress': {
+        const last = this.lastShown.get(e.id);
+        if (last === undefined || e.bytes >= e.total) break;
+        const t = this.now();
+        if (t - last < HEARTBEAT_MS) break;
+        this.lastShown.set(e.id, t);
+        this.out.info(`${e.id}: ${humanBytes(e.bytes)}/${humanBytes(e.total)}`);
+        break;
+      }
       case 'manifest-pushed':
         this.out.info(`${e.tag}: digest: ${e.digest} size: ${e.size}`);
         break;

@@ -14,6 +14,8 @@ export type FaultKind =
   | { kind: 'reset-request-after'; bytes: number }
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
   | { kind: 'stall'; ms?: number; afterBytes?: number }
+  /** Sends the response body at about this many bytes per second (a slow link: data keeps flowing). */
+  | { kind: 'throttle'; bytesPerSecond: number }
   | { kind: 'flip-byte'; offset: number }
   | { kind: 'redirect' }
   /** Answers the upstream's status with only the first `bytes` bytes of its body, and a Content-Length saying so. */
@@ -259,6 +261,14 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
           }
           sent += c.length;
           res.write(c);
+          if (fire?.kind === 'throttle') {
+            ur.pause();
+            const t = setTimeout(() => {
+              timers.delete(t);
+              ur.resume();
+            }, (c.length / fire.bytesPerSecond) * 1000);
+            timers.add(t);
+          }
         });
         ur.on('end', () => res.end());
         ur.on('error', () => {

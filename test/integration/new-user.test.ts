@@ -172,3 +172,35 @@ describe('push of layers stored uncompressed (load of a docker-save archive)', (
     }
   });
 });
+
+describe('plain (CI) output during a long download', () => {
+  it('a line when a layer starts, and a progress line at most every 10 s while it transfers', async () => {
+    const repo = uniqueRepo('heartbeat');
+    const img = await buildImage({ layers: 1, layerSize: 1_300_000 });
+    await seedImage(plain, repo, 'v1', img);
+    const proxy = await startFaultProxy(h.plain.url);
+    try {
+      // a slow link: about 12 s for the layer, data flowing all along
+      proxy.add({ kind: 'throttle', bytesPerSecond: 110_000, method: 'GET', path: img.layers[0]!.digest.slice(7), times: Infinity });
+      const home = freshHome();
+      const id = img.layers[0]!.digest.slice(7, 19);
+      const t0 = Date.now();
+      const r = await runCli(['pull', `${proxy.host}/${repo}:v1`], { env: home.env, timeoutMs: 50_000 });
+      const elapsed = Date.now() - t0;
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const lines = r.stdout.split('\n');
+      const start = lines.indexOf(`${id}: Downloading 1.30MB`);
+      const beats = lines.filter((l) => new RegExp(`^${id}: \\d[\\d.]*[kM]B/1\\.30MB$`).test(l));
+      const done = lines.indexOf(`${id}: Pull complete`);
+      expect(start).toBeGreaterThanOrEqual(0);
+      expect(beats.length).toBeGreaterThanOrEqual(1);
+      expect(beats.length).toBeLessThanOrEqual(Math.floor(elapsed / 10_000));
+      expect(lines.indexOf(beats[0]!)).toBeGreaterThan(start);
+      expect(done).toBeGreaterThan(lines.indexOf(beats[0]!));
+      expect(proxy.hits.some((x) => x.fault === 'throttle')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

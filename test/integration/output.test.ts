@@ -43,7 +43,7 @@ describe('output for machines and logs', () => {
       }
       // every line is a complete status line
       for (const line of pull.stdout.trim().split('\n')) {
-        expect(line).toMatch(/^(v1: Pulling from |[0-9a-f]{12}: (Pull complete|Already exists)|Digest: sha256:|Status: |127\.0\.0\.1:)/);
+        expect(line).toMatch(/^(v1: Pulling from |[0-9a-f]{12}: (Pull complete|Already exists|Downloading \d[\d.]*[kMG]?B)|Digest: sha256:|Status: |127\.0\.0\.1:)/);
       }
     });
   }
