@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { DheError, ExitCode } from '../errors.js';
 import { removeTrackedSync } from '../fs/cleanup.js';
+import { doctorSuggestion } from './doctor-suggestion.js';
 import { Output } from './output.js';
 import { buildContext, type CommandContext, type GlobalFlags } from './context.js';
 
@@ -119,6 +120,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     async (...args: any[]) => {
       const cmd = args[args.length - 1] as Command;
       const flags = cmd.optsWithGlobals() as GlobalFlags;
+      out.doctorSuggestion = doctorSuggestion(flags, args.slice(0, -2));
       const ctx = await buildContext(flags, env, out, controller.signal);
       const mod = await load();
       const code = await mod.run(ctx, ...args.slice(0, -1));

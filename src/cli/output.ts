@@ -5,6 +5,7 @@ import { DheError, ExitCode, isDheError, type ExitCodeValue } from '../errors.js
 import { escapeJsonText, sanitizeLine } from '../text/sanitize.js';
 import { cursorUpAndClear, ownStyle, toTerminal } from '../text/terminal.js';
 import { redactText } from '../trace.js';
+import { doctorCommand, NO_SUGGESTION, type DoctorSuggestion } from './doctor-suggestion.js';
 
 export interface Writer {
   write(s: string): unknown;
@@ -59,6 +60,8 @@ export class Output {
   debug = false;
   /** Live progress (spinners, redrawn lines) allowed: a TTY on stderr, no CI, not quiet. */
   interactive = false;
+  /** What the suggested doctor command repeats of the failing one (its trust options, its repository). */
+  doctorSuggestion: DoctorSuggestion = NO_SUGGESTION;
 
   constructor(stdout: Writer = process.stdout, stderr: Writer = process.stderr) {
     this.stdout = new TerminalWriter(stdout);
@@ -116,7 +119,7 @@ export class Output {
     if (err.hint) this.stderr.write(this.paint.dim('Hint: ') + redactText(oneLine(err.hint)) + '\n');
     const host = err.details?.host ?? err.details?.registry;
     if ((err.exitCode === 3 || err.exitCode === 4 || err.exitCode === 6) && typeof host === 'string' && host) {
-      this.stderr.write(`Run 'dhe-cli doctor ${host === 'registry-1.docker.io' ? 'docker.io' : host}' for a full diagnosis.\n`);
+      this.stderr.write(`Run '${doctorCommand(host, this.doctorSuggestion)}' for a full diagnosis.\n`);
     }
     if (this.debug) {
       this.stderr.write(redactText(e instanceof Error ? stackText(e) : sanitizeLine(String(e))) + '\n');

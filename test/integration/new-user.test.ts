@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli } from '../helpers/cli.js';
+import { writeDockerConfig } from '../helpers/docker-config.js';
 import { buildImage as buildArchiveImage, storeImage as storeArchiveImage } from '../../fixtures/archives/helpers.js';
 import { ImageStore } from '../../src/store/index.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
@@ -202,5 +203,23 @@ describe('plain (CI) output during a long download', () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('the suggested doctor command', () => {
+  it('repeats the trust options of the failing command and its repository, and followed literally finds the real cause', async () => {
+    const { home, ref, repo } = await pulledImage();
+    writeDockerConfig(home, { [h.token.host]: h.users.pullonly });
+    const target = `${h.token.host}/${repo}:v1`;
+    expect((await runCli(['tag', ref, target], { env: home.env })).code).toBe(0);
+    const push = await runCli(['--ca-cert', h.caCert, 'push', target], { env: home.env });
+    expect(push.code).toBe(3);
+    const suggested = /^Run '(dhe-cli [^']+)' for a full diagnosis\.$/m.exec(push.stderr)?.[1];
+    expect(suggested).toBe(`dhe-cli --ca-cert ${h.caCert} doctor ${h.token.host} --repo ${repo}`);
+    // followed as printed (split as a shell would: no quoting needed for these paths)
+    const doctor = await runCli(suggested!.split(' ').slice(1), { env: home.env, timeoutMs: 45_000 });
+    expect(doctor.code).toBe(3);
+    expect(doctor.stdout).toContain(`repository:${repo}: asked pull,push, granted pull`);
+    expect(doctor.stdout).not.toMatch(/✖ Trust/);
   });
 });
