@@ -116,6 +116,15 @@ const NOT_A_CREDENTIAL = /^(?:realm|auth|authentication|authorization|credential
  * strings, JSON fields and `name=value` pairs whose names look secret.
  */
 export function redactText(text: string, registry?: RegistryOrigins): string {
+  return redactPairs(redactProse(text, registry));
+}
+
+/**
+ * The rules that hold for any text we print (URLs, userinfo, Bearer/Basic values, JWTs, secret JSON fields), but not
+ * the name=value rule: our own Error and Hint lines say things like "--env needs KEY=VALUE", which that rule would
+ * mangle; request bodies and query strings appear only in --debug lines, which get redactText.
+ */
+export function redactProse(text: string, registry?: RegistryOrigins): string {
   return text
     .replace(URL_IN_TEXT, (m) => {
       const trail = /[.,;:!?)\]}]+$/.exec(m)?.[0] ?? '';
@@ -129,10 +138,14 @@ export function redactText(text: string, registry?: RegistryOrigins): string {
     .replace(/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, '[REDACTED-JWT]')
     .replace(/("([^"\\]{1,100})"\s*:\s*")((?:[^"\\]|\\.)*)(")/g, (m, head: string, name: string, _v: string, tail: string) =>
       isSecretName(name) ? `${head}[REDACTED]${tail}` : m,
-    )
-    .replace(/(^|[?&;\s,(])([A-Za-z0-9_.~-]{1,100})=([^&\s"'#;,)]*)/g, (m, lead: string, name: string, value: string) =>
-      value && value !== 'REDACTED' && isSecretQueryName(name) ? `${lead}${name}=REDACTED` : m,
     );
+}
+
+/** Secret-named name=value pairs (form bodies, query strings in prose). */
+function redactPairs(text: string): string {
+  return text.replace(/(^|[?&;\s,(])([A-Za-z0-9_.~-]{1,100})=([^&\s"'#;,)]*)/g, (m, lead: string, name: string, value: string) =>
+    value && value !== 'REDACTED' && isSecretQueryName(name) ? `${lead}${name}=REDACTED` : m,
+  );
 }
 
 /**

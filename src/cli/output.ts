@@ -4,7 +4,7 @@ import type { Settings } from '../config.js';
 import { DheError, ExitCode, isDheError, type ExitCodeValue } from '../errors.js';
 import { escapeJsonText, sanitizeLine } from '../text/sanitize.js';
 import { cursorUpAndClear, ownStyle, toTerminal } from '../text/terminal.js';
-import { redactText } from '../trace.js';
+import { redactProse, redactText } from '../trace.js';
 import { doctorCommand, NO_SUGGESTION, type DoctorSuggestion } from './doctor-suggestion.js';
 
 export interface Writer {
@@ -115,8 +115,8 @@ export class Output {
   /** Prints an error as `Error: …` and `Hint: …` on stderr and returns the exit code. */
   error(e: unknown): ExitCodeValue {
     const err = toDheError(e);
-    this.stderr.write(this.paint.red('Error: ') + redactText(oneLine(err.message)) + '\n');
-    if (err.hint) this.stderr.write(this.paint.dim('Hint: ') + redactText(oneLine(err.hint)) + '\n');
+    this.stderr.write(this.paint.red('Error: ') + redactProse(oneLine(err.message)) + '\n');
+    if (err.hint) this.stderr.write(this.paint.dim('Hint: ') + redactProse(oneLine(err.hint)) + '\n');
     const host = err.details?.host ?? err.details?.registry;
     if ((err.exitCode === 3 || err.exitCode === 4 || err.exitCode === 6) && typeof host === 'string' && host) {
       this.stderr.write(`Run '${doctorCommand(host, this.doctorSuggestion)}' for a full diagnosis.\n`);

@@ -61,7 +61,7 @@ describe('pull', () => {
     expect(row).toBeDefined();
     expect(row).toContain(' v1 ');
     expect(row).toContain(img.config.digest.slice(7, 19));
-    expect(row).toMatch(/(Less than a second|\d+ seconds|About a minute) ago/);
+    expect(row).toMatch(/(Less than a second|1 second|\d+ seconds|About a minute) ago/);
   });
 
   it('-q prints only the reference', async () => {
