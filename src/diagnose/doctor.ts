@@ -13,6 +13,7 @@ import { silentTrace } from '../trace.js';
 import { looksLikePlainHttp, isClientCertError } from '../transport/errors.js';
 import { matchesHostList } from '../transport/hosts.js';
 import { Transport, type HttpResponse } from '../transport/http.js';
+import { resolveTarget } from '../transport/origin-guard.js';
 import { loadHostTls, type HostTls } from '../transport/tls.js';
 import { errCode, openSocket, parseTarget, proxyInfo, resolveHost, showProxy, type Target } from './net.js';
 import { certificateChecks, clientCertCheck, displayPath, handshakeFailure, probeTls, type TlsCheckContext } from './tls.js';
@@ -540,10 +541,13 @@ export async function runDoctor(registry: string, opts: DoctorOptions): Promise<
           const loc = res.header('location');
           let cancelled = 'no Location to cancel';
           if (loc) {
-            // distribution wants the `delete` action to cancel an upload: ask for it when the 401 says so
-            const delUrl = new URL(loc, res.url);
-            let del = await client.transport.request({ method: 'DELETE', url: delUrl, headers: { authorization: authz }, retry: false });
-            if (del.status === 401) {
+            // distribution wants the `delete` action to cancel an upload: ask for it when the 401 says so. The
+            // Location is guarded like every one the client follows; on another origin it gets no credentials, and
+            // its challenge is not taken (credentials go only to the registry and its realm).
+            const delUrl = resolveTarget(loc, res.url, 'an upload Location');
+            const home = delUrl.origin === new URL(res.url).origin;
+            let del = await client.transport.request({ method: 'DELETE', url: delUrl, headers: home ? { authorization: authz } : {}, retry: false });
+            if (del.status === 401 && home) {
               const d = await client.auth.onUnauthorized(parseWwwAuthenticate(del.headers['www-authenticate']), scopes, authz).catch(() => ({ retry: false, scopes }));
               if (d.retry) {
                 await del.dump();

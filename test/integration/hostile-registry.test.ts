@@ -116,6 +116,20 @@ describe('credentials stay with the registry', () => {
   });
 });
 
+describe('doctor against the same hostile registry', () => {
+  it("doctor --repo cancels its test upload at a Location on another origin without Authorization, and ignores that host's challenge", async () => {
+    const { hr, run } = await setup();
+    await login(hr, run);
+    const r = await run(['doctor', hr.registry.host, '--repo', 'team/mine']);
+    expect(r.stdout + r.stderr).not.toContain(FOREIGN_BODY_MARKER);
+    // the session was opened on the registry with its token, then the cancel went to the storage host bare
+    expect(hr.registry.requests.some((q) => q.method === 'POST' && q.path.startsWith('/v2/team/mine/blobs/uploads/') && q.headers.authorization === `Bearer ${hr.token}`)).toBe(true);
+    expect(hr.storage.requests.some((q) => q.method === 'DELETE' && q.path.startsWith('/upload/'))).toBe(true);
+    expect(hr.storage.withAuthorization()).toEqual([]);
+    expect(hr.attacker.requests).toEqual([]);
+  });
+});
+
 describe('link-local and metadata addresses are never followed', () => {
   it('a blob redirect to 169.254.169.254 (spelled as a decimal number) is refused before any connection (exit 1)', async () => {
     const { hr, run } = await setup();
