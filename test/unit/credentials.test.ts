@@ -19,6 +19,7 @@ import {
   type Credential,
 } from '../../src/auth/credentials/index.js';
 import { DheError } from '../../src/errors.js';
+import { startSecretService } from '../harness/secret-service.js';
 
 const HELPERS = fileURLToPath(new URL('../../fixtures/credential-helpers', import.meta.url));
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -279,16 +280,36 @@ describe('storing and erasing (what login and logout do)', () => {
     expect((await stat(join(configDir, 'config.json'))).mode & 0o777).toBe(0o600);
   });
 
-  it('keychainStore() is undefined or a working store on this machine', async () => {
-    const kc = await keychainStore('dhe-cli-test');
-    if (kc === undefined) {
-      // the automatic choice then falls back to the file
-      const r = await storeCredentials('reg.example.com', { username: 'a', password: 'p' }, opts({ keychain: 'auto' }));
-      expect(r.warning).toBeDefined();
-    } else {
-      await kc.store('reg.example.com', { username: 'a', password: 'p' });
-      expect(await kc.get('reg.example.com')).toMatchObject({ username: 'a', password: 'p' });
-      expect(await kc.erase('reg.example.com')).toBe(true);
+  it('the real OS keychain (Secret Service on a private D-Bus): login stores there, nothing secret in the file; logout erases it', async () => {
+    // gnome-keyring on a bus of its own (test/harness/secret-service.ts): never the user's keyring
+    const kcs = await startSecretService();
+    const saved = { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR };
+    Object.assign(process.env, { DBUS_SESSION_BUS_ADDRESS: kcs.env.DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR: kcs.env.XDG_RUNTIME_DIR });
+    try {
+      const kc = await keychainStore('dhe-cli-test');
+      expect(kc, 'keychainStore() found no working keychain on the private Secret Service').toBeDefined();
+      await kc!.store('reg.example.com', { username: 'a', password: 'kc-secret-1' });
+      expect(JSON.parse((await kcs.lookup({ service: 'dhe-cli-test', username: 'reg.example.com' }))!)).toMatchObject({ username: 'a', secret: 'kc-secret-1' });
+      expect(await kc!.get('reg.example.com')).toMatchObject({ username: 'a', password: 'kc-secret-1', source: 'keychain' });
+      expect(await kc!.erase('reg.example.com')).toBe(true);
+      expect(await kcs.lookup({ service: 'dhe-cli-test', username: 'reg.example.com' })).toBeUndefined();
+
+      // what login and logout do with the automatic choice: the keychain, since one works
+      const r = await storeCredentials('reg.example.com', { username: 'alice', password: 'kc-secret-2' }, opts({ keychain: 'auto' }));
+      expect(r).toEqual({ store: 'keychain' });
+      const file = await readFile(join(configDir, 'config.json'), 'utf8');
+      expect(file).not.toContain('kc-secret-2');
+      expect(JSON.parse(file).auths).toEqual({ 'reg.example.com': {} });
+      expect(JSON.parse((await kcs.lookup({ service: 'dhe-cli', username: 'reg.example.com' }))!)).toMatchObject({ username: 'alice', secret: 'kc-secret-2' });
+      expect(await resolveCredentials('reg.example.com', opts({ keychain: 'auto' }))).toMatchObject({ username: 'alice', password: 'kc-secret-2', source: 'keychain' });
+      expect((await eraseCredentials('reg.example.com', opts({ keychain: 'auto' }))).erased).toEqual(['keychain']);
+      expect(await kcs.lookup({ service: 'dhe-cli', username: 'reg.example.com' })).toBeUndefined();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      await kcs.stop();
     }
   });
 
