@@ -40,7 +40,7 @@ export interface CredentialOptions {
   env: NodeJS.ProcessEnv;
   /** --debug lines: which store supplied the credentials, never the secret. */
   trace?: Trace;
-  /** The OS keychain: probed when 'auto' (default) or undefined; null: none; a store: that one. */
+  /** The OS keychain: probed when 'auto' (default) or undefined, unless env.DHE_KEYCHAIN is "0"; null: none; a store: that one. */
   keychain?: CredentialStore | null | 'auto';
 }
 
@@ -66,7 +66,8 @@ function displayPath(path: string, env: NodeJS.ProcessEnv): string {
 
 async function keychainFor(opts: CredentialOptions): Promise<CredentialStore | undefined> {
   if (opts.keychain === null) return undefined;
-  if (opts.keychain === undefined || opts.keychain === 'auto') return keychainStore();
+  // DHE_KEYCHAIN=0: no OS keychain, exactly as on a machine where none is reachable (the 0600 file, with its warning)
+  if (opts.keychain === undefined || opts.keychain === 'auto') return opts.env.DHE_KEYCHAIN === '0' ? undefined : keychainStore();
   return opts.keychain;
 }
 
