@@ -188,31 +188,44 @@ export async function saveArchive(
   const repositories: Record<string, Record<string, string>> = {};
   const blobName = (digest: string) => `blobs/${digest.replace(':', '/')}`;
 
+  /**
+   * The one platform of an index to save: --platform, else the platform the name was pulled for (`pull --platform`),
+   * else the only one present. `whole` says why one is needed (a docker archive, or an index not all in the store).
+   */
+  const onePlatform = (name: string, named: Descriptor, present: Descriptor[], whole: boolean): Descriptor => {
+    const pulledFor = named.annotations?.['io.dhe-cli.platform'];
+    const want = opts.platform ?? (pulledFor ? namedPlatform(pulledFor) : undefined);
+    let chosen = want ? present.filter((c) => platformMatches(c.platform, want)) : present;
+    if (!opts.platform && chosen.length !== 1) chosen = present;
+    if (chosen.length !== 1) {
+      throw new DheError(
+        opts.platform ? 'PLATFORM_NOT_FOUND' : 'USAGE',
+        opts.platform
+          ? `${name} has no ${opts.platform.os}/${opts.platform.architecture} image in the local store`
+          : whole
+            ? `${name} is a multi-platform image with ${present.length} platforms in the store; a docker archive holds one`
+            : `${name} is a multi-platform image of which only ${present.length} platforms are in the local store`,
+        { hint: whole ? 'choose one with --platform, or save with --format oci to keep the whole index' : `choose one with --platform, or pull it with --all-platforms to save the whole index` },
+      );
+    }
+    return chosen[0]!;
+  };
+  const presentChildren = async (d: Descriptor): Promise<{ children: Descriptor[]; present: Descriptor[] }> => {
+    const idx = await readDoc(d.digest);
+    const children = ((Array.isArray(idx.manifests) ? idx.manifests : []) as Descriptor[]).filter((c) => isManifestMediaType(c.mediaType));
+    const present: Descriptor[] = [];
+    for (const c of children) if (await store.hasBlob(c.digest)) present.push(c);
+    return { children, present };
+  };
+
   for (const { name, descriptor } of images) {
     let d = descriptor;
-    if (format === 'docker' && isIndexMediaType(d.mediaType)) {
-      // docker's manifest.json holds single images: choose the platform.
-      const idx = await readDoc(d.digest);
-      const children = ((Array.isArray(idx.manifests) ? idx.manifests : []) as Descriptor[]).filter((c) =>
-        isManifestMediaType(c.mediaType),
-      );
-      const present: Descriptor[] = [];
-      for (const c of children) if (await store.hasBlob(c.digest)) present.push(c);
-      // --platform, else the platform the name was pulled for (`pull --platform`), else the only one present
-      const named = descriptor.annotations?.['io.dhe-cli.platform'];
-      const want = opts.platform ?? (named ? namedPlatform(named) : undefined);
-      let chosen = want ? present.filter((c) => platformMatches(c.platform, want)) : present;
-      if (!opts.platform && chosen.length !== 1) chosen = present;
-      if (chosen.length !== 1) {
-        throw new DheError(
-          opts.platform ? 'PLATFORM_NOT_FOUND' : 'USAGE',
-          opts.platform
-            ? `${name} has no ${opts.platform.os}/${opts.platform.architecture} image in the local store`
-            : `${name} is a multi-platform image with ${present.length} platforms in the store; a docker archive holds one`,
-          { hint: 'choose one with --platform, or save with --format oci to keep the whole index' },
-        );
-      }
-      d = chosen[0]!;
+    if (isIndexMediaType(d.mediaType)) {
+      const { children, present } = await presentChildren(d);
+      // docker's manifest.json holds single images; an OCI index must not list a manifest the archive lacks
+      // (`skopeo inspect oci-archive:` fails on it): save the name's platform then, as push pushes it
+      if (format === 'docker') d = onePlatform(name, descriptor, present, true);
+      else if (present.length < children.length) d = onePlatform(name, descriptor, present, false);
     }
     if (format === 'docker') {
       if (!isManifestMediaType(d.mediaType)) throw new DheError('UNSUPPORTED', `${name} is a ${d.mediaType}, not an image`);

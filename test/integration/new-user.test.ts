@@ -1,5 +1,7 @@
 // What a new user hit in thirty minutes (issue 23), each as the user saw it: the fix is asserted on the output.
 
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli } from '../helpers/cli.js';
 import { writeDockerConfig } from '../helpers/docker-config.js';
+import { requireTool, SKOPEO_PATHS } from '../helpers/tools.js';
 import { buildImage as buildArchiveImage, storeImage as storeArchiveImage } from '../../fixtures/archives/helpers.js';
 import { ImageStore } from '../../src/store/index.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
@@ -14,6 +17,7 @@ import { buildImage, fetchManifest, seedImage, seedIndex, uniqueRepo } from '../
 
 const h = getHarness();
 const plain = { url: h.plain.url };
+const sha256Text = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 
 async function pulledImage(platform = { os: 'linux', architecture: 'amd64' }) {
   const repo = uniqueRepo('newuser');
@@ -221,5 +225,30 @@ describe('the suggested doctor command', () => {
     expect(doctor.code).toBe(3);
     expect(doctor.stdout).toContain(`repository:${repo}: asked pull,push, granted pull`);
     expect(doctor.stdout).not.toMatch(/✖ Trust/);
+  });
+});
+
+describe('save --format oci after pull --platform of a multi-platform image', () => {
+  it('writes that platform (the index would list a manifest the archive lacks); skopeo reads the archive', async () => {
+    const repo = uniqueRepo('ocisave');
+    const amd = await buildImage({ layers: 1, platform: { os: 'linux', architecture: 'amd64' } });
+    const arm = await buildImage({ layers: 1, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+    await seedIndex(plain, repo, 'multi', [amd, arm]);
+    const home = freshHome();
+    const ref = `${h.plain.host}/${repo}:multi`;
+    expect((await runCli(['pull', '--platform', 'linux/arm64', ref], { env: home.env })).code).toBe(0);
+    const archive = join(mkdtempSync(join(tmpdir(), 'dhe-ocisave-')), 'img.tar');
+    const save = await runCli(['save', '--format', 'oci', ref, '-o', archive], { env: home.env });
+    expect(save.stderr).toBe('');
+    expect(save.code).toBe(0);
+    const skopeo = requireTool('skopeo', SKOPEO_PATHS);
+    const out = execFileSync(skopeo, ['inspect', '--raw', `oci-archive:${archive}:${ref}`], { encoding: 'utf8' });
+    expect(sha256Text(out)).toBe(arm.manifest.digest);
+    const all = await runCli(['pull', '--all-platforms', ref], { env: home.env });
+    expect(all.code).toBe(0);
+    const whole = join(mkdtempSync(join(tmpdir(), 'dhe-ocisave-')), 'all.tar');
+    expect((await runCli(['save', '--format', 'oci', ref, '-o', whole], { env: home.env })).code).toBe(0);
+    const top = JSON.parse(execFileSync(skopeo, ['inspect', '--raw', `oci-archive:${whole}:${ref}`], { encoding: 'utf8' })) as { manifests: unknown[] };
+    expect(top.manifests).toHaveLength(2);
   });
 });
