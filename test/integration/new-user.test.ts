@@ -252,3 +252,21 @@ describe('save --format oci after pull --platform of a multi-platform image', ()
     expect(top.manifests).toHaveLength(2);
   });
 });
+
+describe('pull NAME:TAG@DIGEST', () => {
+  it('pins by the digest and ignores the tag, as docker does: one name, NAME@DIGEST; rmi of it leaves nothing', async () => {
+    const repo = uniqueRepo('pin');
+    const img = await buildImage({ layers: 1 });
+    await seedImage(plain, repo, 'v1', img);
+    const home = freshHome();
+    const name = `${h.plain.host}/${repo}`;
+    const r = await runCli(['pull', `${name}:v1@${img.manifest.digest}`], { env: home.env });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n').pop()).toBe(`${name}@${img.manifest.digest}`);
+    const rows = (await runCli(['images', '--digests'], { env: home.env })).stdout.trim().split('\n').slice(1);
+    expect(rows).toHaveLength(1);
+    const rmi = await runCli(['rmi', `${name}@${img.manifest.digest}`], { env: home.env });
+    expect(rmi.code).toBe(0);
+    expect((await runCli(['images', '-q'], { env: home.env })).stdout).toBe('');
+  });
+});

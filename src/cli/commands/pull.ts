@@ -5,7 +5,9 @@ import { createRenderer } from '../progress.js';
 import { clientFor, openStore } from '../session.js';
 
 export async function run(ctx: CommandContext, refText: string, opts: { allPlatforms?: boolean }): Promise<number> {
-  const ref = parseReference(refText);
+  // NAME:TAG@DIGEST is pinned by its digest and the tag ignored, as docker does: one name, NAME@DIGEST
+  const given = parseReference(refText);
+  const ref = given.digest && given.tag ? parseReference(`${given.name}@${given.digest}`) : given;
   const store = await openStore(ctx);
   const client = clientFor(ctx, ref.registry);
   const renderer = createRenderer(ctx.out);
