@@ -1,12 +1,13 @@
 // What scripts and CI logs get: plain lines without colour or spinner frames, one JSON document with
 // --format json, only the result with --quiet, one-line errors with hints, helpful usage errors.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
-import { freshHome, runCli } from '../helpers/cli.js';
+import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
+import { BIN, freshHome, runCli } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
 
 const h = getHarness();
@@ -20,33 +21,124 @@ async function seeded() {
   return { ref: `${h.plain.host}/${repo}:v1`, repo, img };
 }
 
-describe('output for machines and logs', () => {
-  for (const [label, env] of [
-    ['CI=true', { CI: 'true' }],
-    ['NO_COLOR', { NO_COLOR: '1', CI: undefined }],
-    ['no TTY', { CI: undefined, NO_COLOR: undefined, FORCE_COLOR: undefined }],
-  ] as const) {
-    it(`pull and push print plain lines under ${label}`, async () => {
-      const { ref, repo } = await seeded();
-      const home = freshHome();
-      const e = { ...home.env, ...env };
-      const pull = await runCli(['pull', ref], { env: e });
-      expect(pull.code).toBe(0);
-      const target = `${h.plain.host}/${repo}-copy:v1`;
-      await runCli(['tag', ref, target], { env: e });
-      const push = await runCli(['push', target], { env: e });
-      expect(push.code).toBe(0);
-      for (const text of [pull.stdout, pull.stderr, push.stdout, push.stderr]) {
-        expect(text).not.toMatch(ANSI);
-        expect(text).not.toMatch(SPINNER);
-        expect(text).not.toContain('\r');
-      }
-      // every line is a complete status line
-      for (const line of pull.stdout.trim().split('\n')) {
-        expect(line).toMatch(/^(v1: Pulling from |[0-9a-f]{12}: (Pull complete|Already exists|Downloading \d[\d.]*[kMG]?B)|Digest: sha256:|Status: |127\.0\.0\.1:)/);
-      }
+/** SGR colour sequences (what NO_COLOR and CI turn off); cursor movement is not colour. */
+const COLOUR = /\x1b\[[0-9;]*m/;
+/** Live progress: a per-layer bar redrawn in place (cursor up, erase). */
+const LIVE = /\x1b\[\d+A/;
+
+/**
+ * Runs dhe-cli under a real pseudo-terminal (`script`, as tty.test.ts does): stdout and stderr are a TTY, so only
+ * CI / NO_COLOR can turn colour and live progress off. `env` values of undefined are removed; CI, NO_COLOR and
+ * FORCE_COLOR are removed unless given. Output is what the terminal got, with the tty's \r\n made \n.
+ */
+function inTerminal(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const e: Record<string, string | undefined> = { ...process.env, TERM: 'xterm' };
+    delete e.CI;
+    delete e.NO_COLOR;
+    delete e.FORCE_COLOR;
+    Object.assign(e, env);
+    for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
+    const cmd = [process.execPath, BIN, ...args].map((a) => JSON.stringify(a)).join(' ');
+    const child = spawn('script', ['-qfec', `stty cols 120; ${cmd}`, '/dev/null'], { env: e as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out: out.replace(/\r\n/g, '\n') });
     });
+  });
+}
+
+describe('output for machines and logs', () => {
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await startFaultProxy(h.plain.url);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  /** An image whose layer comes through the proxy at 1 MB/s (about 1.5 s): long enough for live progress to redraw. */
+  async function slowSeeded() {
+    const repo = uniqueRepo('out');
+    const img = await buildImage({ layers: 1, layerSize: 1536 * 1024, salt: repo });
+    await seedImage({ url: h.plain.url }, repo, 'v1', img);
+    proxy.add({ kind: 'throttle', bytesPerSecond: 1_000_000, method: 'GET', path: img.layers[0]!.digest, times: Infinity });
+    return { ref: `${proxy.host}/${repo}:v1`, repo, img };
   }
+
+  /** pull (slow), push, and a command that fails, all on a terminal with `env`. */
+  async function onTerminal(env: Record<string, string | undefined>) {
+    const { ref, repo, img } = await slowSeeded();
+    const home = freshHome();
+    const e = { ...home.env, CI: undefined, ...env };
+    const pull = await inTerminal(['pull', ref], e);
+    expect(pull.code, pull.out).toBe(0);
+    expect(pull.out).toContain(`Status: Downloaded newer image for ${ref}`);
+    const target = `${h.plain.host}/${repo}-copy:v1`;
+    expect((await inTerminal(['tag', ref, target], e)).code).toBe(0);
+    const push = await inTerminal(['push', target], e);
+    expect(push.code, push.out).toBe(0);
+    const failed = await inTerminal(['inspect', 'nothing/here:v1'], e);
+    expect(failed.code).toBe(5);
+    expect(failed.out.replace(/\x1b\[[0-9;]*m/g, '')).toMatch(/^Error: .*nothing\/here:v1/m);
+    // the layer really took a while (so a live display had time to redraw)
+    const gets = proxy.hits.filter((x) => x.method === 'GET' && x.path.includes(img.layers[0]!.digest));
+    expect(gets.map((x) => x.fault)).toContain('throttle');
+    return { pull: pull.out, push: push.out, failed: failed.out };
+  }
+
+  it('on a terminal without CI or NO_COLOR (the control): live progress redrawn in place, a coloured Error:', async () => {
+    const r = await onTerminal({});
+    expect(r.pull).toMatch(LIVE);
+    expect(r.pull).toMatch(/[0-9a-f]{12}: Downloading \[/);
+    expect(r.failed).toMatch(/\x1b\[31mError: /);
+  });
+
+  it('CI=true on a terminal: plain lines, no colour, no live progress', async () => {
+    const r = await onTerminal({ CI: 'true', NO_COLOR: undefined });
+    for (const text of [r.pull, r.push, r.failed]) {
+      expect(text).not.toMatch(ANSI);
+      expect(text).not.toMatch(SPINNER);
+      expect(text).not.toContain('\r');
+    }
+    // every line is a complete status line
+    for (const line of r.pull.trim().split('\n')) {
+      expect(line).toMatch(/^(v1: Pulling from |[0-9a-f]{12}: (Pull complete|Already exists|Downloading \d[\d.]*[kMG]?B)|Digest: sha256:|Status: |127\.0\.0\.1:)/);
+    }
+  });
+
+  it('NO_COLOR on a terminal: no colour anywhere, the Error: line included', async () => {
+    const r = await onTerminal({ NO_COLOR: '1' });
+    for (const text of [r.pull, r.push, r.failed]) expect(text).not.toMatch(COLOUR);
+    expect(r.failed).toMatch(/^Error: /m);
+  });
+
+  it('pull and push print plain lines when the output is no TTY (no CI, no NO_COLOR)', async () => {
+    const { ref, repo } = await seeded();
+    const home = freshHome();
+    const e = { ...home.env, CI: undefined, NO_COLOR: undefined, FORCE_COLOR: undefined };
+    const pull = await runCli(['pull', ref], { env: e });
+    expect(pull.code).toBe(0);
+    const target = `${h.plain.host}/${repo}-copy:v1`;
+    await runCli(['tag', ref, target], { env: e });
+    const push = await runCli(['push', target], { env: e });
+    expect(push.code).toBe(0);
+    const failed = await runCli(['inspect', 'nothing/here:v1'], { env: e });
+    expect(failed.code).toBe(5);
+    expect(failed.stderr).toMatch(/^Error: /);
+    for (const text of [pull.stdout, pull.stderr, push.stdout, push.stderr, failed.stderr]) {
+      expect(text).not.toMatch(ANSI);
+      expect(text).not.toMatch(SPINNER);
+      expect(text).not.toContain('\r');
+    }
+    for (const line of pull.stdout.trim().split('\n')) {
+      expect(line).toMatch(/^(v1: Pulling from |[0-9a-f]{12}: (Pull complete|Already exists|Downloading \d[\d.]*[kMG]?B)|Digest: sha256:|Status: |127\.0\.0\.1:)/);
+    }
+  });
 
   it('--format json prints exactly one JSON document on stdout', async () => {
     const { ref, img } = await seeded();

@@ -2,8 +2,9 @@
 // width; the summary lines are the same as in CI logs. Runs the CLI under a real pseudo-terminal (`script`).
 
 import { spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
+import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { BIN, freshHome } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
 
@@ -23,13 +24,24 @@ function inTerminal(command: string, env: Record<string, string>): Promise<strin
 }
 
 describe('on a terminal', () => {
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await startFaultProxy(h.plain.url);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
   it('pull redraws per-layer progress in place, within the terminal width', async () => {
     const repo = uniqueRepo('tty');
-    const img = await buildImage({ layers: 1, layerSize: 24 * 1024 * 1024 });
+    const img = await buildImage({ layers: 1, layerSize: 3 * 1024 * 1024 });
     await seedImage({ url: h.plain.url }, repo, 'v1', img);
+    // the layer comes at 2 MB/s (about 1.5 s), however fast or busy the machine: the display redraws (every
+    // 100 ms) while it is under way, instead of the download being over before the first redraw
+    proxy.add({ kind: 'throttle', bytesPerSecond: 2_000_000, method: 'GET', path: img.layers[0]!.digest, times: Infinity });
     const home = freshHome();
     const { CI: _ci, ...env } = home.env;
-    const ref = `${h.plain.host}/${repo}:v1`;
+    const ref = `${proxy.host}/${repo}:v1`;
     const out = await inTerminal(`stty cols 90; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} pull ${ref}`, env);
     const id = img.layers[0]!.digest.slice(7, 19);
     expect(out).toContain(`${id}: Downloading [`);
@@ -38,6 +50,7 @@ describe('on a terminal', () => {
     expect(out).toContain(`${id}: Pull complete`);
     expect(out).toContain(`Digest: ${img.manifest.digest}`);
     expect(out).toContain(`Status: Downloaded newer image for ${ref}`);
+    expect(proxy.hits.filter((x) => x.path.includes(img.layers[0]!.digest)).map((x) => x.fault)).toContain('throttle');
     const visible = out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').split(/\r?\n/);
     for (const line of visible) expect(line.length).toBeLessThanOrEqual(90);
   });
