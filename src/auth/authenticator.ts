@@ -182,7 +182,7 @@ export class Authenticator {
         this.o.trace.log(`token request to ${realm} for ${wanted.join(' ') || '(no scope)'} as ${cred?.username ? cred.username : cred?.identityToken ? '(refresh token)' : 'anonymous'}`);
         const t = await fetchToken(
           this.o.transport,
-          { realm, service, scopes: wanted, credential: cred, offlineToken: opts.offlineToken, passwordGrant: opts.passwordGrant, signal },
+          { realm, service, scopes: wanted, credential: cred, offlineToken: opts.offlineToken, passwordGrant: opts.passwordGrant, registry: this.o.registry, signal },
           this.o.policy,
         );
         const stored: TokenResult = { ...t, audience: `${realm}|${service ?? ''}` };

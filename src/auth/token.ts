@@ -39,7 +39,14 @@ export interface TokenRequest {
   offlineToken?: boolean;
   /** Use the OAuth2 password grant instead of GET with Basic. */
   passwordGrant?: boolean;
+  /** The registry the token is for, as the user names it: named in hints (`dhe-cli login HOST`) and the doctor line. */
+  registry?: string;
   signal?: AbortSignal;
+}
+
+/** `dhe-cli login HOST` (plain `dhe-cli login` means docker.io, so the host is named unless it is docker.io). */
+function loginCommand(registry: string | undefined): string {
+  return registry && registry !== 'docker.io' ? `dhe-cli login ${registry}` : 'dhe-cli login';
 }
 
 /** Validates a realm URL before anything is sent to it. `withSecrets`: credentials would be sent. */
@@ -175,13 +182,13 @@ export async function fetchToken(transport: Transport, req: TokenRequest, policy
     if (withSecrets) {
       const who = refresh ? 'the stored refresh token' : `the credentials for ${cred?.username}`;
       throw new DheError('BAD_CREDENTIALS', `the token server at ${realm.host} rejected ${who}${said ? `: ${said}` : ''}`, {
-        hint: refresh ? 'log in again: dhe-cli login' : 'check the user name and password (dhe-cli login)',
-        details: { status: res.status, realm: realm.origin },
+        hint: refresh ? `log in again: ${loginCommand(req.registry)}` : `check the user name and password: ${loginCommand(req.registry)}`,
+        details: { status: res.status, realm: realm.origin, ...(req.registry ? { registry: req.registry } : {}) },
       });
     }
     throw new DheError('UNAUTHORIZED', `the token server at ${realm.host} refused anonymous access${said ? `: ${said}` : ''}`, {
-      hint: 'log in first: dhe-cli login',
-      details: { status: res.status, realm: realm.origin },
+      hint: `log in first: ${loginCommand(req.registry)}`,
+      details: { status: res.status, realm: realm.origin, ...(req.registry ? { registry: req.registry } : {}) },
     });
   }
   if (res.status < 200 || res.status >= 300) {

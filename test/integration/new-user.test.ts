@@ -2,7 +2,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -268,5 +268,27 @@ describe('pull NAME:TAG@DIGEST', () => {
     const rmi = await runCli(['rmi', `${name}@${img.manifest.digest}`], { env: home.env });
     expect(rmi.code).toBe(0);
     expect((await runCli(['images', '-q'], { env: home.env })).stdout).toBe('');
+  });
+});
+
+describe('auth failures at a token server name the registry to log in to, and the doctor line', () => {
+  it('a wrong password at login, and a stored refresh token the token server rejects', async () => {
+    const home = freshHome();
+    const wrong = await runCli(['--ca-cert', h.caCert, 'login', h.dhe.host, '-u', h.users.full.username, '--password-stdin'], {
+      env: home.env,
+      input: 'not-the-password\n',
+    });
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toMatch(new RegExp(`^Hint: check the user name and password \\(or access token\\) for ${h.dhe.host}`, 'm'));
+    expect(wrong.stderr).toContain(`Run 'dhe-cli --ca-cert ${h.caCert} doctor ${h.dhe.host}' for a full diagnosis.`);
+
+    const dockerDir = home.env.DOCKER_CONFIG!;
+    mkdirSync(dockerDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dockerDir, 'config.json'), JSON.stringify({ auths: { [h.dhe.host]: { auth: Buffer.from('<token>:').toString('base64'), identitytoken: 'revoked-refresh-token' } } }));
+    const pull = await runCli(['--ca-cert', h.caCert, 'pull', `${h.dhe.host}/${uniqueRepo('refresh')}:v1`], { env: home.env, secrets: ['revoked-refresh-token'] });
+    expect(pull.code).toBe(3);
+    expect(pull.stderr).toMatch(/^Error: the token server at .* rejected the stored refresh token/m);
+    expect(pull.stderr).toMatch(new RegExp(`^Hint: log in again: dhe-cli login ${h.dhe.host}$`, 'm'));
+    expect(pull.stderr).toMatch(new RegExp(`^Run 'dhe-cli --ca-cert \\S+ doctor ${h.dhe.host} --repo `, 'm'));
   });
 });
