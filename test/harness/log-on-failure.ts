@@ -1,6 +1,8 @@
-// vitest setupFile: when a test fails, print what the harness servers logged while it ran.
+// vitest setupFile: when a test fails, print what the harness servers logged while it ran; after each test file,
+// remove the temporary homes test/helpers/cli.ts made for it (freshHome(), the default HOME of a CLI run).
 import { statSync } from 'node:fs';
-import { beforeEach, inject } from 'vitest';
+import { afterAll, beforeEach, inject } from 'vitest';
+import { removeTempHomes } from '../helpers/cli.js';
 import { serverLogSince } from './harness.js';
 import type { Endpoint } from './types.js';
 import './provided.js';
@@ -26,6 +28,11 @@ beforeEach((ctx) => {
       .filter((s): s is string => s !== null);
     if (out.length > 0) console.error(`server logs while "${ctx.task.name}" ran:\n${out.join('\n')}`);
   });
+});
+
+// Registered first, so it runs after the test file's own afterAll hooks (vitest runs them in reverse order).
+afterAll(() => {
+  removeTempHomes();
 });
 
 function size(file: string): number {

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
-import { BIN, freshHome, runCli } from '../helpers/cli.js';
+import { BIN, cliEnv, freshHome, guardOutput, runCli } from '../helpers/cli.js';
 import { buildImage, fetchManifest, seedImage, seedIndex, uniqueRepo } from '../helpers/images.js';
 
 const h = getHarness();
@@ -54,9 +54,10 @@ describe('docker habits', () => {
     const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`;
     // save to stdout writes far more than a pipe holds; head reads 10 bytes and leaves
     const out = execFileSync('bash', ['-c', `set -o pipefail; ${cli} save ${ref} -o - 2>/tmp/dhe-epipe-$$.err | head -c 10 >/dev/null; echo "rc=$?"; cat /tmp/dhe-epipe-$$.err; rm -f /tmp/dhe-epipe-$$.err`], {
-      env: { ...process.env, ...home.env },
+      env: cliEnv({ env: home.env }),
       encoding: 'utf8',
     });
+    await guardOutput({ output: out }, `dhe-cli save ${ref} -o - | head -c 10`);
     expect(out).toMatch(/^rc=0\n/);
     expect(out).not.toContain('EPIPE');
     expect(out).not.toContain('Unhandled');

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { startHarness } from '../harness/harness.js';
-import { freshHome, runCli, type CliResult } from '../helpers/cli.js';
+import { freshHome, registerHarness, runCli, type CliResult } from '../helpers/cli.js';
+import { writeDockerConfig } from '../helpers/docker-config.js';
 import { uniqueRepo } from '../helpers/images.js';
 import { startSelfSignedRegistry } from '../helpers/self-signed.js';
 
@@ -44,12 +45,6 @@ function fixOf(out: string, mark: '✖' | '!', title: string): string {
     if (lines[j]!.startsWith('    Fix: ')) return lines[j]!;
   }
   throw new Error(`no Fix under "${mark} ${title}" in:\n${out}`);
-}
-
-function dockerConfig(hm: Home, host: string, user: string, password: string): void {
-  const dir = hm.env.DOCKER_CONFIG!;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }));
 }
 
 function certsD(hm: Home, host: string, files: Record<string, string>): string {
@@ -154,7 +149,7 @@ describe('doctor: TLS failures name the cause and the fix (exit 4)', () => {
 describe('doctor: authentication and access (exit 3)', () => {
   it('wrong password in docker\'s config: names the user and where the password came from, never the password', async () => {
     const hm = freshHome();
-    dockerConfig(hm, h.basic.host, full.username, 'not-the-password');
+    writeDockerConfig(hm, { [h.basic.host]: { username: full.username, password: 'not-the-password' } });
     const r = await doctor([h.basic.host], hm, { DHE_CA_CERT: h.caCert });
     expect(r.code).toBe(3);
     expect(line(r.stdout, '✔', 'Auth challenge')).toContain('Basic (realm=');
@@ -166,7 +161,7 @@ describe('doctor: authentication and access (exit 3)', () => {
 
   it('wrong password at a token server: the token request is refused', async () => {
     const hm = freshHome();
-    dockerConfig(hm, h.dhe.host, pullonly.username, 'not-the-password');
+    writeDockerConfig(hm, { [h.dhe.host]: { username: pullonly.username, password: 'not-the-password' } });
     const r = await doctor([h.dhe.host], hm, { DHE_CA_CERT: h.caCert });
     expect(r.code).toBe(3);
     expect(line(r.stdout, '✖', 'Token request')).toMatch(/rejected the credentials for pullonly: .*incorrect username or password/);
@@ -176,7 +171,7 @@ describe('doctor: authentication and access (exit 3)', () => {
   it('pull-only user asked for push on --repo: the token grants pull only, the upload is refused', async () => {
     const hm = freshHome();
     const repo = uniqueRepo('doctor');
-    dockerConfig(hm, h.token.host, pullonly.username, pullonly.password);
+    writeDockerConfig(hm, { [h.token.host]: { username: pullonly.username, password: pullonly.password } });
     const r = await doctor([h.token.host, '--repo', repo], hm, { DHE_CA_CERT: h.caCert });
     expect(r.code).toBe(3);
     expect(line(r.stdout, '✔', 'Token request')).toContain(`token issued to user pullonly by ${h.token.tokenServerUrl}`);
@@ -193,7 +188,7 @@ describe('doctor: authentication and access (exit 3)', () => {
   it('HOST/REPO:TAG copied from a failing command checks that repository, as --repo does; -q prints only what needs attention', async () => {
     const hm = freshHome();
     const repo = uniqueRepo('doctor');
-    dockerConfig(hm, h.token.host, pullonly.username, pullonly.password);
+    writeDockerConfig(hm, { [h.token.host]: { username: pullonly.username, password: pullonly.password } });
     const r = await doctor([`${h.token.host}/${repo}:v1`], hm, { DHE_CA_CERT: h.caCert });
     expect(r.code).toBe(3);
     expect(r.stdout.split('\n')[0]).toBe(`dhe-cli doctor ${h.token.host} --repo ${repo}`);
@@ -226,6 +221,7 @@ describe('doctor: authentication and access (exit 3)', () => {
 describe('doctor: a token server that is down (exit 6)', () => {
   it('behind nginx (502) and on its own port (connection refused)', async () => {
     const own = await startHarness({ flavours: ['dhe', 'token'] });
+    const unguard = await registerHarness(own);
     try {
       await own.tokenServers.dhe!.pause();
       await own.tokenServers.token!.pause();
@@ -241,6 +237,7 @@ describe('doctor: a token server that is down (exit 6)', () => {
       expect(line(t.stdout, '✖', 'Token realm')).toContain(`(realm ${own.token.realm}) is not reachable: connection refused`);
       expect(line(t.stdout, '!', 'Credentials')).toContain('none stored');
     } finally {
+      unguard();
       await own.stop();
     }
   });
@@ -249,7 +246,7 @@ describe('doctor: a token server that is down (exit 6)', () => {
 describe('doctor: a healthy registry is all green (exit 0)', () => {
   it('Basic with the full user', async () => {
     const hm = freshHome();
-    dockerConfig(hm, h.basic.host, full.username, full.password);
+    writeDockerConfig(hm, { [h.basic.host]: { username: full.username, password: full.password } });
     const r = await doctor([h.basic.host], hm, { DHE_CA_CERT: h.caCert });
     expect(r.stdout).not.toContain('✖');
     expect(line(r.stdout, '✔', 'Authentication')).toContain(`user ${full.username} accepted`);
@@ -260,7 +257,7 @@ describe('doctor: a healthy registry is all green (exit 0)', () => {
   it('token auth with the full user and --repo: pull and push granted, an upload started and cancelled; --format json is one document', async () => {
     const hm = freshHome();
     const repo = uniqueRepo('doctor');
-    dockerConfig(hm, h.dhe.host, full.username, full.password);
+    writeDockerConfig(hm, { [h.dhe.host]: { username: full.username, password: full.password } });
     const r = await doctor([h.dhe.host, '--repo', repo], hm, { DHE_CA_CERT: h.caCert });
     expect(r.stdout).not.toContain('✖');
     expect(line(r.stdout, '✔', 'Token: granted access')).toBe(`  ✔ Token: granted access: repository:${repo}: asked pull,push, granted pull,push`);

@@ -3,13 +3,12 @@
 // existing config folder others can read gets one WARNING per run; two logins at once both stay in config.json;
 // `-p PASSWORD` is gone from the process title (ps, /proc/PID/cmdline) while login runs.
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
-import { assertNoSecrets, BIN, freshHome, knownSecrets, runCli, startCli, type CliResult } from '../helpers/cli.js';
+import { freshHome, runCli, startCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
 import { transpileSources } from '../../fixtures/archives/helpers.js';
 import { pathToFileURL } from 'node:url';
@@ -19,26 +18,7 @@ const { full } = h.users;
 
 /** Runs the CLI under `umask MASK` (through sh, as a login shell would set it), with HOME as given. */
 function runUnderUmask(mask: string, args: string[], env: Record<string, string>, input = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', `umask ${mask}; exec "$0" "$@"`, process.execPath, BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NO_COLOR: '1', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      knownSecrets()
-        .then((s) => {
-          assertNoSecrets(s, { stdout, stderr }, `dhe-cli ${args.join(' ')}`);
-          resolve({ code, signal, stdout, stderr });
-        })
-        .catch(reject);
-    });
-    child.stdin.end(input);
-  });
+  return runCli(args, { env, input, launcher: ['sh', '-c', `umask ${mask}; exec "$0" "$@"`] });
 }
 
 /** Every file and folder under DIR with the permission bits it has. */
@@ -56,7 +36,7 @@ function walk(dir: string): Array<{ path: string; mode: number; dir: boolean }> 
 describe('files the CLI creates are private', () => {
   for (const mask of ['000', '022']) {
     it(`under umask ${mask}: every folder 0700, every file 0600 (blobs, tmp/, leases, index, config.json, archives)`, async () => {
-      const home = mkdtempSync(join(tmpdir(), 'dhe-modes-'));
+      const home = tempDir('dhe-modes-');
       chmodSync(home, 0o700);
       // the defaults: ~/.dhe-cli and ~/.dhe-cli/store (no DHE_CONFIG / DHE_STORE)
       const env = { HOME: home, DOCKER_CONFIG: join(home, 'docker'), CI: 'true', DHE_CA_CERT: h.caCert };
@@ -129,7 +109,7 @@ describe('config.json under concurrent logins', () => {
 describe('config.json read-modify-write across processes', () => {
   it('4 processes × 25 updates of config.json at once: every entry is kept, no temp or lock file is left', async () => {
     const lib = transpileSources(['src/auth/credentials/file.ts']);
-    const dir = mkdtempSync(join(tmpdir(), 'dhe-cfgrace-'));
+    const dir = tempDir('dhe-cfgrace-');
     const script = `
       import { updateConfigFile } from ${JSON.stringify(pathToFileURL(join(lib, 'src/auth/credentials/file.js')).href)};
       const [dir, who] = process.argv.slice(1);

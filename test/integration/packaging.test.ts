@@ -3,13 +3,13 @@
 // for a user), and its dhe-cli must work there (version, help, and a pull against the real registry).
 
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
+import { runCli, tempDir } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
 
 const run = promisify(execFile);
@@ -32,7 +32,7 @@ describe('npm pack → npm install into an empty folder', () => {
   let freshCacheEntries = 0;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dhe-pack-'));
+    const dir = tempDir('dhe-pack-');
     // dist/ is already built by `npm test`; --ignore-scripts keeps the pack from building again
     const packed = await run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: root });
     const info = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
@@ -66,9 +66,9 @@ describe('npm pack → npm install into an empty folder', () => {
 
   it('installs, and its dhe-cli prints the version and help', async () => {
     const pkg = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(root, 'package.json'), 'utf8')));
-    const v = await run(binPath, ['--version']);
+    const v = await runCli(['--version'], { bin: binPath });
     expect(v.stdout.trim()).toBe(pkg.version);
-    const help = await run(binPath, ['help', 'push']);
+    const help = await runCli(['help', 'push'], { bin: binPath });
     expect(help.stdout).toContain('Usage: dhe-cli push');
     expect(help.stdout).toContain('Examples:');
     expect(readdirSync(join(prefix, 'node_modules'))).toContain('dhe-cli');
@@ -79,10 +79,9 @@ describe('npm pack → npm install into an empty folder', () => {
     const repo = uniqueRepo('pack');
     const img = await buildImage({ layers: 1 });
     await seedImage({ url: h.plain.url }, repo, 'v1', img);
-    const home = mkdtempSync(join(tmpdir(), 'dhe-pack-home-'));
-    const r = await run(binPath, ['pull', `${h.plain.host}/${repo}:v1`], {
-      env: { ...process.env, HOME: home, DHE_CONFIG: join(home, 'c'), CI: 'true' },
-    });
+    const home = tempDir('dhe-pack-home-');
+    const r = await runCli(['pull', `${h.plain.host}/${repo}:v1`], { bin: binPath, env: { HOME: home, DHE_CONFIG: join(home, 'c'), CI: 'true' } });
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`Digest: ${img.manifest.digest}`);
     expect(r.stdout.trim().split('\n').pop()).toBe(`${h.plain.host}/${repo}:v1`);
   });

@@ -1,7 +1,6 @@
 // SIGTERM through the real CLI, as a CI runner or `timeout` sends it: every command ends within a second, exit 143,
 // with an `Error:` line and no temporary files left — mid-load (an archive on standard input that stops half-way through a layer),
 // mid-pull (a layer download stalled by the fault proxy) and while login waits for a password on standard input.
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -9,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTar, sha256 } from '../../fixtures/archives/helpers.js';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
-import { BIN, freshHome, runCli, startCli } from '../helpers/cli.js';
+import { freshHome, runCli, startCli } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
 
 const h = getHarness();
@@ -36,8 +35,9 @@ async function until(what: string, cond: () => boolean, ms = 15_000): Promise<vo
 async function term(run: ReturnType<typeof startCli>) {
   const t = Date.now();
   run.child.kill('SIGTERM');
-  const r = await run.result;
-  return { ...r, took: Date.now() - t };
+  await run.exited;
+  const took = Date.now() - t;
+  return { ...(await run.result), took };
 }
 
 describe('SIGTERM', () => {
@@ -53,12 +53,9 @@ describe('SIGTERM', () => {
     });
     const home = freshHome();
     // the archive comes on standard input, as in `docker save … | dhe-cli load`, and stops coming half-way
-    const child = spawn(process.execPath, [BIN, 'load'], { env: { ...process.env, ...home.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    child.stdin.on('error', () => {}); // EPIPE once it is gone
-    child.stdin.write(tar.subarray(0, 6 << 20)); // 6 of the layer's 8 MiB: the store writes in 4 MiB steps
+    const run = startCli(['load'], { env: home.env, keepStdin: true, timeoutMs: 30_000 });
+    const child = run.child;
+    child.stdin!.write(tar.subarray(0, 6 << 20)); // 6 of the layer's 8 MiB: the store writes in 4 MiB steps
     try {
       // precondition: the load is really mid-way, bytes of the layer are in a temporary file of the store
       await until('a partly written layer in the store', () =>
@@ -66,8 +63,9 @@ describe('SIGTERM', () => {
       );
       const t = Date.now();
       child.kill('SIGTERM');
-      const code = await closed;
+      await run.exited;
       const took = Date.now() - t;
+      const { code, stderr } = await run.result;
       expect(code, stderr).toBe(143);
       expect(stderr).toMatch(/^Error: interrupted/m);
       expect(took).toBeLessThan(1_000);
@@ -78,7 +76,7 @@ describe('SIGTERM', () => {
       console.log(`[figures] SIGTERM mid-load: exit ${code} ${took} ms after the signal`);
     } finally {
       child.kill('SIGKILL');
-      child.stdin.destroy();
+      child.stdin!.destroy();
     }
   });
 
@@ -137,21 +135,16 @@ describe('SIGTERM', () => {
     mkdirSync(home.config, { mode: 0o755 });
     chmodSync(home.config, 0o755);
     // stdin stays open and silent: the password never comes
-    const child = spawn(process.execPath, [BIN, 'login', h.plain.host, '-u', 'someone', '--password-stdin'], {
-      env: { ...process.env, ...home.env, NO_COLOR: '1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const run = startCli(['login', h.plain.host, '-u', 'someone', '--password-stdin'], { env: home.env, keepStdin: true, timeoutMs: 30_000 });
     // precondition: login is running, right before it reads standard input — it warns about the shared config
     // folder the test made (mode 0755) just before
-    await until('login to start', () => stderr.includes('WARNING: '));
+    await until('login to start', () => run.output().stderr.includes('WARNING: '));
     const t = Date.now();
-    child.kill('SIGTERM');
-    const code = await closed;
+    run.child.kill('SIGTERM');
+    await run.exited;
     const took = Date.now() - t;
-    child.stdin.end();
+    run.child.stdin!.end();
+    const { code, stderr } = await run.result;
     expect(code, stderr).toBe(143);
     expect(stderr).toMatch(/^Error: interrupted/m);
     expect(took).toBeLessThan(1_000);
