@@ -292,3 +292,16 @@ describe('auth failures at a token server name the registry to log in to, and th
     expect(pull.stderr).toMatch(new RegExp(`^Run 'dhe-cli --ca-cert \\S+ doctor ${h.dhe.host} --repo `, 'm'));
   });
 });
+
+describe('pull of a tag or repository that is not there', () => {
+  it('names the tags the repository has, or says the repository itself does not exist (no hint that fails again)', async () => {
+    const { home, repo } = await pulledImage();
+    const wrongTag = await runCli(['pull', `${h.plain.host}/${repo}:v2`], { env: home.env });
+    expect(wrongTag.code).toBe(5);
+    expect(wrongTag.stderr).toMatch(new RegExp(`^Hint: check the tag or digest; ${h.plain.host}/${repo} has v1$`, 'm'));
+    const noRepo = await runCli(['pull', `${h.plain.host}/${repo}-nope:v1`], { env: home.env });
+    expect(noRepo.code).toBe(5);
+    expect(noRepo.stderr).toMatch(new RegExp(`^Error: repository ${h.plain.host}/${repo}-nope not found`, 'm'));
+    expect(noRepo.stderr).not.toContain('dhe-cli tags');
+  });
+});

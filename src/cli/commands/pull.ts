@@ -1,6 +1,7 @@
 import { parseReference } from '../../reference/index.js';
 import { pullImage } from '../../transfer/pull.js';
 import type { CommandContext } from '../context.js';
+import { explainMissingManifest } from '../missing-image.js';
 import { createRenderer } from '../progress.js';
 import { clientFor, openStore } from '../session.js';
 
@@ -35,6 +36,8 @@ export async function run(ctx: CommandContext, refText: string, opts: { allPlatf
     );
     ctx.out.result(result.reference);
     return 0;
+  } catch (e) {
+    throw await explainMissingManifest(client, ref, e);
   } finally {
     renderer.finish();
     await client.close();
