@@ -101,7 +101,9 @@ describe('store verify --repair', () => {
 async function namelessOciArchive(img: BuiltImage): Promise<string> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
+  p.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
   const done = new Promise<void>((resolve) => p.on('end', () => resolve()));
   const entry = (name: string, body: Buffer) => p.entry({ name, mode: 0o644, mtime: new Date(0) }, body);
   entry('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
