@@ -2,12 +2,14 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
 import { BIN, freshHome, runCli } from '../helpers/cli.js';
 import { buildImage, fetchManifest, seedImage, seedIndex, uniqueRepo } from '../helpers/images.js';
+import { waitFor } from '../helpers/wait.js';
 
 const h = getHarness();
 const plain = { url: h.plain.url };
@@ -261,31 +263,45 @@ describe('a store shared by processes', () => {
 
   it('a pull killed part-way leaves only whole, verified blobs; the next pull completes', async () => {
     const repo = uniqueRepo('kill');
-    const img = await buildImage({ layers: 2, layerSize: 24 * 1024 * 1024 });
+    const img = await buildImage({ layers: 2, layerSize: 4 * 1024 * 1024 });
     await seedImage(plain, repo, 'v1', img);
-    const home = freshHome();
-    const ref = `${h.plain.host}/${repo}:v1`;
-    const child = spawn(process.execPath, [BIN, 'pull', ref], { env: { ...process.env, ...home.env }, stdio: 'ignore' });
-    const exited = new Promise((r) => child.on('close', r));
-    // kill it once a download is under way (a temporary file exists)
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      let tmp: string[] = [];
-      try {
-        tmp = readdirSync(join(home.store, 'tmp'));
-      } catch {
-        // not yet created
-      }
-      if (tmp.length > 0 || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 20));
+    // both layers come at 2 MB/s through the fault proxy: the pull is surely mid-layer when it is killed
+    const proxy = await startFaultProxy(h.plain.url);
+    try {
+      for (const l of img.layers) proxy.add({ kind: 'throttle', bytesPerSecond: 2_000_000, method: 'GET', path: l.digest });
+      const home = freshHome();
+      const ref = `${proxy.host}/${repo}:v1`;
+      const child = spawn(process.execPath, [BIN, 'pull', ref], { env: { ...process.env, ...home.env }, stdio: 'ignore' });
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('close', (code, signal) => r([code, signal])));
+      // kill it once a layer download is under way: a temporary file in the store holding some of its bytes
+      const tmpDir = join(home.store, 'tmp');
+      const partial = await waitFor(
+        () => {
+          try {
+            return readdirSync(tmpDir).map((n) => statSync(join(tmpDir, n)).size).find((size) => size > 0);
+          } catch {
+            return undefined; // not yet created
+          }
+        },
+        'a temporary file with downloaded bytes in the store',
+        30_000,
+      );
+      expect(proxy.hits.filter((x) => x.fault === 'throttle').length, 'a layer download was under way').toBeGreaterThanOrEqual(1);
+      child.kill('SIGKILL');
+      // it was still running (killed, not finished)
+      expect(await exited).toEqual([null, 'SIGKILL']);
+      expect(partial).toBeLessThan(4 * 1024 * 1024);
+      for (const f of blobFiles(home.store)) expect(f.hash).toBe(f.name);
+      const names = blobFiles(home.store).map((f) => f.name);
+      expect(names).not.toContain(img.manifest.digest.slice(7));
+      expect(img.layers.every((l) => names.includes(l.digest.slice(7))), 'not every layer was stored').toBe(false);
+      proxy.clear();
+      const again = await runCli(['pull', ref], { env: home.env });
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain('Status: Downloaded newer image');
+      for (const f of blobFiles(home.store)) expect(f.hash).toBe(f.name);
+    } finally {
+      await proxy.close();
     }
-    child.kill('SIGKILL');
-    await exited;
-    for (const f of blobFiles(home.store)) expect(f.hash).toBe(f.name);
-    expect(blobFiles(home.store).map((f) => f.name)).not.toContain(img.manifest.digest.slice(7));
-    const again = await runCli(['pull', ref], { env: home.env });
-    expect(again.code).toBe(0);
-    expect(again.stdout).toContain('Status: Downloaded newer image');
-    for (const f of blobFiles(home.store)) expect(f.hash).toBe(f.name);
   });
 });

@@ -6,7 +6,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { getHarness, tokenLog } from '../harness/index.js';
+import { getHarness } from '../harness/index.js';
+import { startHarness } from '../harness/harness.js';
 import { BIN, freshHome, runCli, type CliResult } from '../helpers/cli.js';
 
 const h = getHarness();
@@ -199,32 +200,49 @@ describe('login against the Basic registry', () => {
 
 describe('login against the token registry', () => {
   it('stores the refresh token instead of the password, and uses it with a refresh_token grant', async () => {
-    const hm = home();
-    const before = (await tokenLog(h.token.tokenServerUrl)).at(-1)?.seq ?? 0;
-    const r = await cli(['login', h.token.host, '-u', full.username, '--password-stdin'], hm.env, `${full.password}\n`);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Login Succeeded');
-    const asked = await tokenLog(h.token.tokenServerUrl, before);
-    expect(asked.some((e) => e.user === full.username && e.offline && e.status === 200)).toBe(true);
+    // A private token registry: every request in its token log is this test's (the shared one serves other files
+    // at the same time, whose logins as the same user would satisfy or spoil these counts).
+    const own = await startHarness({ flavours: ['token'] });
+    try {
+      const ts = own.tokenServers.token!;
+      const user = own.users.full;
+      secrets.add(user.password);
+      secrets.add(Buffer.from(`${user.username}:${user.password}`).toString('base64'));
+      const hm = home();
+      const env = { ...hm.env, DHE_CA_CERT: own.caCert };
+      const r = await cli(['login', own.token.host, '-u', user.username, '--password-stdin'], env, `${user.password}\n`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('Login Succeeded');
+      const first = ts.log();
+      expect(first.length).toBeGreaterThanOrEqual(1);
+      expect(first.every((e) => e.user === user.username)).toBe(true);
+      // the login asked for a refresh token with the password, and got it
+      expect(first.some((e) => (e.grant === 'password' || e.grant === 'basic') && e.offline && e.status === 200)).toBe(true);
 
-    const text = readFileSync(join(hm.config, 'config.json'), 'utf8');
-    expect(text).not.toContain(full.password);
-    expect(text).not.toContain(Buffer.from(`${full.username}:${full.password}`).toString('base64'));
-    const entry = JSON.parse(text).auths[h.token.host];
-    expect(typeof entry.identitytoken).toBe('string');
-    expect(entry.identitytoken.length).toBeGreaterThan(8);
-    secrets.add(entry.identitytoken);
-    expect(statSync(join(hm.config, 'config.json')).mode & 0o777).toBe(0o600);
+      const text = readFileSync(join(hm.config, 'config.json'), 'utf8');
+      expect(text).not.toContain(user.password);
+      expect(text).not.toContain(Buffer.from(`${user.username}:${user.password}`).toString('base64'));
+      const entry = JSON.parse(text).auths[own.token.host];
+      expect(typeof entry.identitytoken).toBe('string');
+      expect(entry.identitytoken.length).toBeGreaterThan(8);
+      expect(ts.issued()).toContain(entry.identitytoken);
+      secrets.add(entry.identitytoken);
+      expect(statSync(join(hm.config, 'config.json')).mode & 0o777).toBe(0o600);
 
-    const mid = (await tokenLog(h.token.tokenServerUrl)).at(-1)?.seq ?? 0;
-    const again = await cli(['--debug', 'login', h.token.host], hm.env);
-    expect(again.code).toBe(0);
-    expect(again.stderr).toContain('identity token');
-    const used = await tokenLog(h.token.tokenServerUrl, mid);
-    expect(used.some((e) => e.grant === 'refresh_token' && e.status === 200)).toBe(true);
-    // (other test files run beside this one and use the same token server: look only at scope-less login requests)
-    const logins = used.filter((e) => e.user === full.username && e.scopesAsked.length === 0);
-    expect(logins.some((e) => e.grant === 'basic' || e.grant === 'password')).toBe(false);
+      const mid = ts.log().at(-1)?.seq ?? 0;
+      const again = await cli(['--debug', 'login', own.token.host], env);
+      expect(again.code).toBe(0);
+      expect(again.stderr).toContain('identity token');
+      const used = ts.log().filter((e) => e.seq > mid);
+      expect(used.length).toBeGreaterThanOrEqual(1);
+      // the second login used the stored refresh token, and never the password again
+      expect(used.some((e) => e.grant === 'refresh_token' && e.status === 200)).toBe(true);
+      expect(used.filter((e) => e.grant !== 'refresh_token')).toEqual([]);
+      // none of what this token server issued was printed
+      for (const t of ts.issued()) for (const out of [r.stdout, r.stderr, again.stdout, again.stderr]) expect(out.includes(t)).toBe(false);
+    } finally {
+      await own.stop();
+    }
   });
 
   it('a wrong password: exit 3 with the token server\'s words, nothing stored', async () => {
