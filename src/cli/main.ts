@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { DheError, ExitCode } from '../errors.js';
 import { removeTrackedSync } from '../fs/cleanup.js';
 import { doctorSuggestion } from './doctor-suggestion.js';
+import { UnknownHelpTopic, unknownHelpTopic } from './help-topic.js';
 import { Output } from './output.js';
 import { buildContext, type CommandContext, type GlobalFlags } from './context.js';
 
@@ -34,13 +35,22 @@ export interface MainOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** commander's "error: …\n(Did you mean …?)" in our shape: one Error: line and one Hint: line. */
-export function usageError(text: string): string {
+/**
+ * commander's "error: …\n(Did you mean …?)" in our shape: one Error: line and one Hint: line. `command` is the
+ * command whose usage was wrong ("pull", "store verify"), so the hint names its help, not a placeholder.
+ */
+export function usageError(text: string, command = ''): string {
   const lines = text.trim().split('\n').filter(Boolean);
   const first = (lines.shift() ?? '').replace(/^error: /, '');
   const suggestion = lines.map((l) => /^\(?(Did you mean .*\?)\)?$/.exec(l.trim())?.[1]).find(Boolean);
-  const hint = suggestion ?? "see 'dhe-cli --help' or 'dhe-cli COMMAND --help' for usage";
+  const hint = suggestion ?? `see 'dhe-cli ${command ? `${command} ` : ''}--help' for usage`;
   return `Error: ${first}\nHint: ${hint}\n`;
+}
+
+/** Every command's usage errors name that command's help (commander copies settings to subcommands at creation). */
+function nameUsageErrors(cmd: Command, path: string, write: (s: string) => void): void {
+  cmd.configureOutput({ outputError: (text) => write(usageError(text, path)) });
+  for (const sub of cmd.commands) nameUsageErrors(sub, path ? `${path} ${sub.name()}` : sub.name(), write);
 }
 
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
@@ -317,10 +327,15 @@ Examples:
     .addHelpText('after', '\nExamples:\n  dhe-cli completion bash > /etc/bash_completion.d/dhe-cli\n  source <(dhe-cli completion zsh)')
     .action(action(() => import('./commands/completion.js')));
 
+  nameUsageErrors(program, '', (t) => out.stderr.write(t));
   try {
+    unknownHelpTopic(program, argv.slice(2));
     await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof CommanderError) {
+    if (e instanceof UnknownHelpTopic) {
+      out.stderr.write(usageError(e.message));
+      exitCode = ExitCode.USAGE;
+    } else if (e instanceof CommanderError) {
       // help and version exit 0; everything else commander rejects is a usage error
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
         exitCode = ExitCode.OK;

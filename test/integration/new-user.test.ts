@@ -305,3 +305,23 @@ describe('pull of a tag or repository that is not there', () => {
     expect(noRepo.stderr).not.toContain('dhe-cli tags');
   });
 });
+
+describe('usage errors', () => {
+  it("name the command's own help, and 'help nosuch' is a usage error like 'nosuch'", async () => {
+    const opt = await runCli(['pull', '--bogus', 'x']);
+    expect(opt.code).toBe(2);
+    expect(opt.stderr).toBe("Error: unknown option '--bogus'\nHint: see 'dhe-cli pull --help' for usage\n");
+    const sub = await runCli(['store', 'verify', '--nope']);
+    expect(sub.stderr).toContain("Hint: see 'dhe-cli store verify --help' for usage");
+    const topic = await runCli(['help', 'nosuch']);
+    expect(topic.code).toBe(2);
+    expect(topic.stdout).toBe('');
+    expect(topic.stderr).toBe("Error: unknown command 'nosuch'\nHint: see 'dhe-cli --help' for usage\n");
+    const typo = await runCli(['--debug', 'help', 'pul']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^Hint: Did you mean pu(ll|sh)\?$/m);
+    const ok = await runCli(['help', 'pull']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('Usage: dhe-cli pull');
+  });
+});
