@@ -44,5 +44,7 @@ export function toTerminal(s: string, color = true): string {
 /** Our own cursor control for live progress: up `n` lines, then erase to the end of the screen. */
 export function cursorUpAndClear(n: number): string {
   if (!Number.isSafeInteger(n) || n <= 0) return '';
-  return `\x1b[${n}A\x1b[J`;
+  // \r first: the terminal's own echo of ^C (or anything typed) moved the cursor right, and the redraw must start at
+  // column 1, not after the echo
+  return `\r\x1b[${n}A\x1b[J`;
 }
