@@ -2,11 +2,14 @@
 // tag, rmi, prune), run at the same time for a bounded number of rounds, while one slow pull (its last layer stalls
 // for seconds at the fault proxy) has blobs on disk that no name refers to yet. The store never corrupts, no name
 // another process wrote is lost, and prune never deletes a blob the running pull still needs.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { freshHome, runCli, type CliResult } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo, type BuiltImage } from '../helpers/images.js';
+import { waitFor } from '../helpers/wait.js';
 
 const h = getHarness();
 const plain = { url: h.plain.url };
@@ -38,16 +41,22 @@ it(`${WORKERS} workers × ${ROUNDS} rounds of pull, tag, rmi and prune beside a 
       await seedImage(plain, `${base}/w${w}`, `r${r}`, img);
     }
   }
-  // the slow one: its first layer lands quickly (a blob no name refers to), its second stalls 4 s, breaks, resumes
+  // the slow one: its first layer lands quickly (a blob no name refers to), its second stalls 8 s, breaks, resumes
   const slow = await buildImage({ layers: 2, layerSize: 256 * 1024, salt: `${base}-slow` });
   await seedImage(plain, `${base}/slow`, 'v1', slow);
-  proxy.add({ kind: 'stall', afterBytes: 32 * 1024, ms: 4_000, method: 'GET', path: slow.layers[1]!.digest });
+  proxy.add({ kind: 'stall', afterBytes: 32 * 1024, ms: 8_000, method: 'GET', path: slow.layers[1]!.digest });
 
   const home = freshHome();
   const env = home.env;
   const t0 = Date.now();
   const slowRef = `${proxy.host}/${base}/slow:v1`;
-  const slowPull = runCli(['pull', slowRef], { env, timeoutMs: 40_000 });
+  const slowPull = runCli(['pull', slowRef], { env, timeoutMs: 60_000 });
+  // the workers start once the slow pull is where the test needs it: its second layer stalled at the proxy, its
+  // first layer a blob in the store that no name refers to yet
+  const slowLayer = (i: number) => proxy.hits.filter((x) => x.method === 'GET' && x.path.includes(slow.layers[i]!.digest));
+  await waitFor(() => slowLayer(1).some((x) => x.fault === 'stall'), "the slow pull's second layer stalled at the proxy", 30_000);
+  await waitFor(() => existsSync(join(home.store, 'blobs', 'sha256', slow.layers[0]!.digest.slice(7))), "the slow pull's first layer in the store", 30_000);
+  const prunedAt: number[] = [];
 
   const worker = async (w: number) => {
     const kept: string[] = [];
@@ -71,6 +80,7 @@ it(`${WORKERS} workers × ${ROUNDS} rounds of pull, tag, rmi and prune beside a 
         kept.push(ref);
       }
       ok(await runCli(['prune'], { env }), `w${w} prune`);
+      prunedAt.push(Date.now());
     }
     return { kept, removed };
   };
@@ -81,7 +91,12 @@ it(`${WORKERS} workers × ${ROUNDS} rounds of pull, tag, rmi and prune beside a 
   // the slow pull survived every prune that ran while its blobs had no name
   expect(slowResult.stderr).toBe('');
   expect(slowResult.code).toBe(0);
-  expect(proxy.hits.filter((x) => x.path.includes(slow.layers[1]!.digest)).length).toBeGreaterThanOrEqual(2);
+  const second = slowLayer(1);
+  expect(second.length).toBeGreaterThanOrEqual(2);
+  expect(second[0]!.fault).toBe('stall');
+  expect(second[1]!.range, 'the stalled layer resumed from the bytes it had').toMatch(/^bytes=[1-9]\d*-$/);
+  // prunes really ran while the slow pull's first layer had no name (before its second layer resumed)
+  expect(prunedAt.filter((t) => t < second[1]!.time).length, 'prunes before the slow pull resumed').toBeGreaterThanOrEqual(WORKERS);
 
   // every name a worker kept is there; every name it removed is gone; nothing else
   const list = await runCli(['images', '--format', 'json'], { env });
