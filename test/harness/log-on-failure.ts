@@ -1,8 +1,8 @@
 // vitest setupFile: when a test fails, print what the harness servers logged while it ran; after each test file,
-// remove the temporary homes test/helpers/cli.ts made for it (freshHome(), the default HOME of a CLI run).
+// undo what the helpers left for it (test/helpers/cleanup.ts: temporary homes, open RegistryClients).
 import { statSync } from 'node:fs';
 import { afterAll, beforeEach, inject } from 'vitest';
-import { removeTempHomes } from '../helpers/cli.js';
+import { runFileEnd } from '../helpers/cleanup.js';
 import { serverLogSince } from './harness.js';
 import type { Endpoint } from './types.js';
 import './provided.js';
@@ -31,8 +31,8 @@ beforeEach((ctx) => {
 });
 
 // Registered first, so it runs after the test file's own afterAll hooks (vitest runs them in reverse order).
-afterAll(() => {
-  removeTempHomes();
+afterAll(async () => {
+  await runFileEnd();
 });
 
 function size(file: string): number {

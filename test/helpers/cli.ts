@@ -19,7 +19,7 @@
 // secrets with `registerSecrets([...])` (per file) or `opts.secrets` (per run).
 //
 // Temporary folders made here (`freshHome()`, the default HOME) are removed after each test file
-// (`removeTempHomes`, an afterAll of test/harness/log-on-failure.ts).
+// (onFileEnd of cleanup.ts, run by an afterAll of test/harness/log-on-failure.ts).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +30,7 @@ import { inject } from 'vitest';
 import { issuedSecrets } from '../harness/index.js';
 import { issuedTokens } from '../harness/harness.js';
 import type { UserCredentials } from '../harness/types.js';
+import { onFileEnd } from './cleanup.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/dhe-cli.js', import.meta.url));
 
@@ -62,18 +63,16 @@ export interface CliOptions {
 // temporary folders
 
 const tempDirs = new Set<string>();
+onFileEnd(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  tempDirs.clear();
+});
 
 /** A new empty folder under tmpdir(), removed after the test file like freshHome()'s. */
 export function tempDir(prefix = 'dhe-tmp-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   tempDirs.add(dir);
   return dir;
-}
-
-/** Removes every folder freshHome() and the default HOME made in this test file (an afterAll of the setup file). */
-export function removeTempHomes(): void {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-  tempDirs.clear();
 }
 
 /** A fresh config + store folder for one test (HOME, TMPDIR and DOCKER_CONFIG inside it), with CI=true so output is plain. */

@@ -4,7 +4,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { Agent, request, type Dispatcher } from 'undici';
-import { pack } from 'tar-stream';
+import { tarOf } from './tar.js';
+
+export { tarOf } from './tar.js';
 
 export const MT = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -24,24 +26,6 @@ export interface Blob {
   size: number;
   bytes: Buffer;
   mediaType: string;
-}
-
-export async function tarOf(files: Record<string, Buffer | string>): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    p.on('end', () => resolve());
-    p.on('error', reject);
-  });
-  for (const [name, content] of Object.entries(files)) {
-    p.entry({ name, mtime: new Date(0), mode: 0o644 }, typeof content === 'string' ? Buffer.from(content) : content);
-  }
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
 }
 
 export interface BuiltImage {

@@ -1,51 +1,19 @@
 // copy: registry → registry through the real CLI, streaming (no local store), preserving digests.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli } from '../helpers/cli.js';
+import { loggedInHome } from '../helpers/docker-config.js';
 import { buildImage, fetchManifest, seedImage, seedIndex, uniqueRepo, type Target } from '../helpers/images.js';
+import { blobBytes, storedBlobs } from '../helpers/store.js';
+import { basicTarget, bearerTarget } from '../helpers/token.js';
 
 const h = getHarness();
 const plain: Target = { url: h.plain.url };
-const ca = readFileSync(h.caCert, 'utf8');
 const full = h.users.full;
-const basicAuth = (u: { username: string; password: string }) => Buffer.from(`${u.username}:${u.password}`).toString('base64');
 
-/** A fresh home whose docker config.json holds the given credentials per registry host. */
-function homeWith(auths: Record<string, { username: string; password: string }>) {
-  const home = freshHome();
-  const dockerDir = home.env.DOCKER_CONFIG as string;
-  mkdirSync(dockerDir, { recursive: true });
-  const entries = Object.fromEntries(Object.entries(auths).map(([host, u]) => [host, { auth: basicAuth(u) }]));
-  writeFileSync(join(dockerDir, 'config.json'), JSON.stringify({ auths: entries }));
-  return { ...home, env: { ...home.env, DHE_CA_CERT: h.caCert } };
-}
-
-/** A Target for a token-auth registry: a bearer token for repo (pull) from its token server, fetched directly. */
-async function bearerTarget(url: string, realm: string, service: string, repo: string): Promise<Target> {
-  const u = new URL(realm);
-  u.searchParams.set('service', service);
-  u.searchParams.set('scope', `repository:${repo}:pull`);
-  const agent = new Agent({ connect: { ca } });
-  try {
-    const res = await request(u, { dispatcher: agent, headers: { authorization: `Basic ${basicAuth(full)}` } });
-    const body = (await res.body.json()) as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
-    if (res.statusCode !== 200 || !token) throw new Error(`token: ${res.statusCode}`);
-    return { url, ca, headers: { authorization: `Bearer ${token}` } };
-  } finally {
-    await agent.close();
-  }
-}
-
-function storeIsEmpty(store: string): boolean {
-  if (!existsSync(store)) return true;
-  const blobs = join(store, 'blobs', 'sha256');
-  return !existsSync(blobs) || readdirSync(blobs).length === 0;
-}
+const storeIsEmpty = (store: string) => storedBlobs(store).length === 0;
 
 describe('copy', () => {
   it('plain → another repository of the same registry mounts every blob and keeps the digest; no local store is written', async () => {
@@ -73,7 +41,7 @@ describe('copy', () => {
   });
 
   it('plain → DHE (token auth behind nginx with a 4 MiB body limit) streams a ~10 MiB layer and keeps the digest', async () => {
-    const home = homeWith({ [h.dhe.host]: full });
+    const home = loggedInHome({ [h.dhe.host]: full });
     const srcRepo = uniqueRepo('copysrc');
     const dstRepo = uniqueRepo('copydhe');
     const img = await buildImage({ layers: 2, layerSize: 10 * 1024 * 1024 });
@@ -83,7 +51,7 @@ describe('copy', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     for (const l of img.layers) expect(r.stdout).toContain(`${l.digest.slice(7, 19)}: Pushed`);
-    const t = await bearerTarget(h.dhe.url, h.dhe.realm, h.dhe.service, dstRepo);
+    const t = await bearerTarget(h.dhe, dstRepo);
     const served = await fetchManifest(t, dstRepo, 'v1');
     expect(served.status).toBe(200);
     expect(served.digest).toBe(img.manifest.digest);
@@ -94,19 +62,19 @@ describe('copy', () => {
     const back = await runCli(['pull', `${h.dhe.host}/${dstRepo}@${img.manifest.digest}`], { env: home.env, timeoutMs: 120_000 });
     expect(back.code).toBe(0);
     for (const b of [img.config, ...img.layers]) {
-      expect(readFileSync(join(home.store, 'blobs', 'sha256', b.digest.slice(7))).equals(b.bytes)).toBe(true);
+      expect(blobBytes(home.store, b.digest).equals(b.bytes)).toBe(true);
     }
   });
 
   it('basic → token: both registries authenticated, digest kept', async () => {
-    const home = homeWith({ [h.basic.host]: full, [h.token.host]: full });
+    const home = loggedInHome({ [h.basic.host]: full, [h.token.host]: full });
     const repo = uniqueRepo('copybasic');
     const img = await buildImage({ format: 'docker', layers: 2 });
-    await seedImage({ url: h.basic.url, ca, headers: { authorization: `Basic ${basicAuth(full)}` } }, repo, 'v1', img);
+    await seedImage(basicTarget(h.basic), repo, 'v1', img);
     const r = await runCli(['copy', `${h.basic.host}/${repo}:v1`, `${h.token.host}/${repo}:v1`], { env: home.env });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const t = await bearerTarget(h.token.url, h.token.realm, h.token.service, repo);
+    const t = await bearerTarget(h.token, repo);
     const served = await fetchManifest(t, repo, 'v1');
     expect(served.status).toBe(200);
     expect(served.digest).toBe(img.manifest.digest);
@@ -115,7 +83,7 @@ describe('copy', () => {
 
   it('--all-platforms copies a whole OCI index and a docker manifest list, keeping the index digest', async () => {
     for (const format of ['oci', 'docker'] as const) {
-      const home = homeWith({ [h.token.host]: full });
+      const home = loggedInHome({ [h.token.host]: full });
       const srcRepo = uniqueRepo('copyidx');
       const dstRepo = uniqueRepo('copyidx');
       const amd = await buildImage({ format, layers: 1, platform: { os: 'linux', architecture: 'amd64' } });
@@ -128,7 +96,7 @@ describe('copy', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).not.toContain('one platform');
       expect(r.stdout).toContain(`multi: digest: ${index.digest} size: ${index.size}`);
-      const t = await bearerTarget(h.token.url, h.token.realm, h.token.service, dstRepo);
+      const t = await bearerTarget(h.token, dstRepo);
       const served = await fetchManifest(t, dstRepo, 'multi');
       expect(served.status).toBe(200);
       expect(served.digest).toBe(index.digest);
@@ -184,7 +152,7 @@ describe('copy', () => {
   });
 
   it('a destination the user may only pull from exits 3, without leaking the password', async () => {
-    const home = homeWith({ [h.token.host]: h.users.pullonly });
+    const home = loggedInHome({ [h.token.host]: h.users.pullonly });
     const repo = uniqueRepo('copydeny');
     await seedImage(plain, repo, 'v1', await buildImage({ layers: 1 }));
     const r = await runCli(['copy', `${h.plain.host}/${repo}:v1`, `${h.token.host}/${repo}:v1`], { env: home.env });

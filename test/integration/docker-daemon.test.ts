@@ -18,7 +18,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, type Dockerd } from '../harness/dockerd.js';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli, type CliResult } from '../helpers/cli.js';
-import { busyboxImage, busyboxRootfsTar, importArgs, startConnectProxy, tarEntries, type ConnectProxy } from '../helpers/docker.js';
+import { busyboxImage, busyboxRootfsTar, importArgs } from '../helpers/docker.js';
+import { startConnectProxy, type ConnectProxy } from '../helpers/proxy.js';
+import { tarEntries } from '../helpers/tar.js';
 import { buildImage, seedIndex, uniqueRepo } from '../helpers/images.js';
 
 const h = getHarness();

@@ -1,24 +1,22 @@
 // The doctor library (runDoctor) as code calls it: through an HTTP proxy's CONNECT tunnel, NO_PROXY, the
 // credential helper that fails; and the pieces it is built from (targets, JWT grants, exit codes).
 
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareAccess, decodeJwt, exitCodeOf, parseTarget, runDoctor, type DoctorOptions } from '../../src/diagnose/index.js';
 import { getHarness } from '../harness/index.js';
+import { tempDir } from '../helpers/cli.js';
+import { writeDockerConfig } from '../helpers/docker-config.js';
+import { useConnectProxy } from '../helpers/proxy.js';
 
 const h = getHarness();
 
 function options(over: Partial<DoctorOptions> = {}, creds?: { user: string; password: string; host: string }): DoctorOptions {
-  const dir = mkdtempSync(join(tmpdir(), 'dhe-doctor-'));
+  const dir = tempDir('dhe-doctor-');
   const docker = join(dir, 'docker');
   mkdirSync(docker);
-  if (creds) {
-    writeFileSync(join(docker, 'config.json'), JSON.stringify({ auths: { [creds.host]: { auth: Buffer.from(`${creds.user}:${creds.password}`).toString('base64') } } }));
-  }
+  if (creds) writeDockerConfig({ env: { DOCKER_CONFIG: docker } }, { [creds.host]: { username: creds.user, password: creds.password } });
   return {
     tls: { caCertFiles: [h.caCert], certsDirs: [join(dir, 'config', 'certs.d')], insecureRegistries: [] },
     proxy: {},
@@ -31,54 +29,28 @@ function options(over: Partial<DoctorOptions> = {}, creds?: { user: string; pass
 }
 
 describe('through a proxy', () => {
-  let proxy: Server;
-  let proxyUrl = '';
-  const tunnels: string[] = [];
-  beforeAll(async () => {
-    proxy = createServer((_req, res) => {
-      res.writeHead(405);
-      res.end();
-    });
-    proxy.on('connect', (req, client, head) => {
-      tunnels.push(req.url ?? '');
-      const [host, port] = (req.url ?? '').split(':');
-      const up = connect(Number(port), host!, () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        up.write(head);
-        up.pipe(client);
-        client.pipe(up);
-      });
-      up.on('error', () => client.destroy());
-      client.on('error', () => up.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    proxy.closeAllConnections();
-    await new Promise((r) => proxy.close(r));
-  });
+  const proxy = useConnectProxy();
 
   it('every probe goes through HTTPS_PROXY, and the proxy is named', async () => {
     const seen: string[] = [];
     const r = await runDoctor(h.basic.host, {
-      ...options({ proxy: { httpsProxy: proxyUrl } }, { user: h.users.full.username, password: h.users.full.password, host: h.basic.host }),
+      ...options({ proxy: { httpsProxy: proxy.url } }, { user: h.users.full.username, password: h.users.full.password, host: h.basic.host }),
       onCheck: (c) => seen.push(c.id),
     });
     expect(r.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(r.exitCode).toBe(0);
     expect(seen).toEqual(r.checks.map((c) => c.id));
-    expect(r.checks.find((c) => c.id === 'proxy')!.finding).toContain(`HTTPS goes through ${proxyUrl}`);
-    expect(r.checks.find((c) => c.id === 'tcp')!.finding).toContain(`${proxyUrl} → ${h.basic.host}`);
+    expect(r.checks.find((c) => c.id === 'proxy')!.finding).toContain(`HTTPS goes through ${proxy.url}`);
+    expect(r.checks.find((c) => c.id === 'tcp')!.finding).toContain(`${proxy.url} → ${h.basic.host}`);
     expect(r.checks.find((c) => c.id === 'auth.login')!.status).toBe('pass');
-    expect(tunnels.filter((t) => t === h.basic.host).length).toBeGreaterThanOrEqual(3); // tcp, TLS, /v2/
+    expect(proxy.tunnels.filter((t) => t === h.basic.host).length).toBeGreaterThanOrEqual(3); // tcp, TLS, /v2/
   });
 
   it('NO_PROXY matching the registry: direct, and said so', async () => {
-    const before = tunnels.length;
-    const r = await runDoctor(h.basic.host, options({ proxy: { httpsProxy: proxyUrl, noProxy: 'localhost,127.0.0.1' } }));
+    const before = proxy.tunnels.length;
+    const r = await runDoctor(h.basic.host, options({ proxy: { httpsProxy: proxy.url, noProxy: 'localhost,127.0.0.1' } }));
     expect(r.checks.find((c) => c.id === 'proxy')!.finding).toBe('direct: NO_PROXY (localhost,127.0.0.1) matches 127.0.0.1');
-    expect(tunnels.length).toBe(before);
+    expect(proxy.tunnels.length).toBe(before);
   });
 
   it('a proxy that refuses connections: the TCP check fails with a NO_PROXY fix (exit 6)', async () => {

@@ -2,28 +2,21 @@
 // paths through a 50 KB file), more references than any real image has, and a gzip bomb. Each must load or be
 // refused quickly with one Error line (exit 7), and leave nothing behind in the store.
 
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGzip, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { buildImage, makeTar, sha256 } from '../../fixtures/archives/helpers.js';
-import { freshHome, runCli } from '../helpers/cli.js';
+import { freshHome, runCli, tempDir } from '../helpers/cli.js';
+import { filesUnder } from '../helpers/store.js';
 
 const INDEX = 'application/vnd.oci.image.index.v1+json';
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
-const work = () => mkdtempSync(join(tmpdir(), 'dhe-hostile-'));
+const work = () => tempDir('dhe-hostile-');
 const blobName = (d: string) => `blobs/${d.replace(':', '/')}`;
 
 /** Every file under DIR (relative names). */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
-}
-
 /** An index document listing `child` `times` times. */
 function indexOf(child: { mediaType: string; digest: string; size: number }, times: number): Buffer {
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests: Array.from({ length: times }, () => child) }));

@@ -1,77 +1,36 @@
 // Where credentials may go: proxies (HTTPS_PROXY / NO_PROXY), refused token realms (metadata, non-http), Basic
 // never over plain HTTP to a remote host, and no secret in --debug traces.
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../src/auth/authenticator.js';
 import { parseWwwAuthenticate } from '../../src/auth/challenge.js';
-import { RegistryClient, type RegistryClientOptions } from '../../src/registry/index.js';
+import type { RegistryClientOptions } from '../../src/registry/index.js';
 import { Transport } from '../../src/transport/http.js';
 import { streamTrace } from '../../src/trace.js';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { buildImage, uniqueRepo } from '../helpers/images.js';
-import { caught } from '../helpers/registry.js';
+import { useConnectProxy } from '../helpers/proxy.js';
+import { caught, testClient } from '../helpers/registry.js';
 
 const h = getHarness();
-const clients: RegistryClient[] = [];
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-});
-
-function client(registry: string, over: Partial<RegistryClientOptions> = {}): RegistryClient {
-  const c = new RegistryClient({
-    registry,
-    tls: { caCertFiles: [h.caCert], certsDirs: [], insecureRegistries: [] },
-    proxy: {},
-    retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 },
-    ...over,
-  });
-  clients.push(c);
-  return c;
-}
-
+/** Quick retries: these tests expect failures. */
+const client = (registry: string, over: Partial<RegistryClientOptions> = {}) => testClient(registry, { retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 50 }, ...over });
 
 describe('HTTPS_PROXY / NO_PROXY', () => {
-  let proxy: Server;
-  let proxyUrl = '';
-  const tunnels: string[] = [];
-  const socks = new Set<Socket>();
-  beforeAll(async () => {
-    proxy = createServer((_req, res) => res.writeHead(405).end());
-    proxy.on('connect', (req, client: Socket, head: Buffer) => {
-      tunnels.push(req.url ?? '');
-      const [host, port] = (req.url ?? '').split(':');
-      const up = connect(Number(port), host!, () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        up.write(head);
-        up.pipe(client);
-        client.pipe(up);
-      });
-      socks.add(up).add(client);
-      up.on('error', () => client.destroy());
-      client.on('error', () => up.destroy());
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    for (const s of socks) s.destroy();
-    await new Promise((r) => proxy.close(r));
-  });
+  const proxy = useConnectProxy();
 
   it('goes through the proxy (CONNECT), with the registry\'s TLS settings end to end', async () => {
-    const c = client(h.basic.host, { proxy: { httpsProxy: proxyUrl }, credentials: async () => h.users.full });
+    const c = client(h.basic.host, { proxy: { httpsProxy: proxy.url }, credentials: async () => h.users.full });
     expect(await c.headManifest(uniqueRepo('proxy'), 'latest')).toBeNull();
-    expect(tunnels).toContain(h.basic.host);
+    expect(proxy.tunnels).toContain(h.basic.host);
   });
 
   it('NO_PROXY bypasses it', async () => {
-    const before = tunnels.length;
-    const c = client(h.basic.host, { proxy: { httpsProxy: proxyUrl, noProxy: '127.0.0.1' }, credentials: async () => h.users.full });
+    const before = proxy.tunnels.length;
+    const c = client(h.basic.host, { proxy: { httpsProxy: proxy.url, noProxy: '127.0.0.1' }, credentials: async () => h.users.full });
     expect((await c.ping()).status).toBe(401);
-    expect(tunnels.length).toBe(before);
+    expect(proxy.tunnels.length).toBe(before);
   });
 
   it('a proxy that is down is a PROXY error naming it', async () => {

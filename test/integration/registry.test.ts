@@ -1,42 +1,14 @@
 // The registry client against the real distribution 2.8.2 flavours of the harness: anonymous (plain HTTP on
 // loopback), Basic, token auth (full, pull-only, anonymous public/), refresh tokens, scope upgrades, token reuse.
-import { randomBytes, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
-import { RegistryClient, type RegistryClientOptions } from '../../src/registry/index.js';
-import type { Credential } from '../../src/auth/types.js';
-import type { TlsSettings } from '../../src/config.js';
+import { describe, expect, it } from 'vitest';
+import type { RegistryClient } from '../../src/registry/index.js';
 import { getHarness, tokenLog } from '../harness/index.js';
 import { buildImage, uniqueRepo } from '../helpers/images.js';
-import { caught, readAll } from '../helpers/registry.js';
+import { blob, caught, readAll, testClient } from '../helpers/registry.js';
 
 const h = getHarness();
-const clients: RegistryClient[] = [];
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-});
-
-function tls(over: Partial<TlsSettings> = {}): TlsSettings {
-  return { caCertFiles: [h.caCert], certsDirs: [], insecureRegistries: [], ...over };
-}
-
-function client(registry: string, cred?: Credential, over: Partial<RegistryClientOptions> = {}): RegistryClient {
-  const c = new RegistryClient({
-    registry,
-    tls: tls(),
-    proxy: {},
-    credentials: cred ? async () => cred : undefined,
-    retry: { attempts: 3, baseDelayMs: 50, maxDelayMs: 200 },
-    ...over,
-  });
-  clients.push(c);
-  return c;
-}
-
-function blob(size: number): { digest: string; size: number; bytes: Buffer } {
-  const bytes = randomBytes(size);
-  return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size, bytes };
-}
 
 
 
@@ -53,7 +25,7 @@ async function pushImage(c: RegistryClient, repo: string, tag: string) {
 
 describe('plain flavour (anonymous, HTTP on loopback)', () => {
   it('pings over plain HTTP after https fails, and reads the API version', async () => {
-    const c = client(h.plain.host);
+    const c = testClient(h.plain.host);
     const p = await c.ping();
     expect(p.scheme).toBe('http');
     expect(p.status).toBe(200);
@@ -62,7 +34,7 @@ describe('plain flavour (anonymous, HTTP on loopback)', () => {
   });
 
   it('uploads (monolithic and streamed), reads back, lists, mounts and deletes', async () => {
-    const c = client(h.plain.host);
+    const c = testClient(h.plain.host);
     const repo = uniqueRepo('plain');
     const img = await pushImage(c, repo, 'v1');
     // a 3 MiB blob goes up as a streamed PATCH
@@ -107,7 +79,7 @@ describe('plain flavour (anonymous, HTTP on loopback)', () => {
   });
 
   it('names what is missing: unknown repository, unknown blob', async () => {
-    const c = client(h.plain.host);
+    const c = testClient(h.plain.host);
     const e = await caught(c.getManifest(uniqueRepo('nothere'), 'latest'));
     expect(['NAME_UNKNOWN', 'MANIFEST_UNKNOWN']).toContain(e.code);
     expect(e.exitCode).toBe(5);
@@ -117,7 +89,7 @@ describe('plain flavour (anonymous, HTTP on loopback)', () => {
   });
 
   it('refuses a blob whose bytes do not match the digest at upload (the registry checks it)', async () => {
-    const c = client(h.plain.host);
+    const c = testClient(h.plain.host);
     const b = blob(100);
     const e = await caught(c.uploadBlob(uniqueRepo('plain'), b, () => Readable.from([randomBytes(100)])));
     expect(e.code).toBe('DIGEST_MISMATCH');
@@ -127,7 +99,7 @@ describe('plain flavour (anonymous, HTTP on loopback)', () => {
 
 describe('basic flavour', () => {
   it('pushes and pulls with the right credentials', async () => {
-    const c = client(h.basic.host, h.users.full);
+    const c = testClient(h.basic.host, { cred: h.users.full });
     const p = await c.ping();
     expect(p.scheme).toBe('https');
     expect(p.status).toBe(401);
@@ -138,7 +110,7 @@ describe('basic flavour', () => {
   });
 
   it('without credentials: UNAUTHORIZED with a login hint, never "not found"', async () => {
-    const c = client(h.basic.host);
+    const c = testClient(h.basic.host);
     const e = await caught(c.getManifest('any/repo', 'latest'));
     expect(e.code).toBe('UNAUTHORIZED');
     expect(e.exitCode).toBe(3);
@@ -146,8 +118,8 @@ describe('basic flavour', () => {
   });
 
   it('checkLogin: accepts the right password, BAD_CREDENTIALS for a wrong one', async () => {
-    expect(await client(h.basic.host).checkLogin(h.users.full)).toEqual({});
-    const e = await caught(client(h.basic.host).checkLogin({ username: h.users.full.username, password: 'wrong' }));
+    expect(await testClient(h.basic.host).checkLogin(h.users.full)).toEqual({});
+    const e = await caught(testClient(h.basic.host).checkLogin({ username: h.users.full.username, password: 'wrong' }));
     expect(e.code).toBe('BAD_CREDENTIALS');
     expect(e.exitCode).toBe(3);
     expect(e.message).not.toContain('wrong');
@@ -159,7 +131,7 @@ describe('token flavour', () => {
 
   it('full user: push then pull; the token server sees one request per scope set', async () => {
     const since = (await tokenLog(t.tokenServerUrl)).at(-1)?.seq ?? 0;
-    const c = client(t.host, h.users.full);
+    const c = testClient(t.host, { cred: h.users.full });
     const repo = uniqueRepo('tok');
     c.intendPush(repo);
     const img = await pushImage(c, repo, 'v1');
@@ -175,9 +147,9 @@ describe('token flavour', () => {
   it('scope upgrade within one client: pull token first, then one pull+push token', async () => {
     const since = (await tokenLog(t.tokenServerUrl)).at(-1)?.seq ?? 0;
     const repo = uniqueRepo('tok');
-    const seed = client(t.host, h.users.full);
+    const seed = testClient(t.host, { cred: h.users.full });
     await pushImage(seed, repo, 'v1');
-    const c = client(t.host, h.users.full);
+    const c = testClient(t.host, { cred: h.users.full });
     await c.getManifest(repo, 'v1');
     await c.getManifest(repo, 'v1');
     await c.putManifest(repo, 'v2', (await c.getManifest(repo, 'v1')).bytes, 'application/vnd.oci.image.manifest.v1+json');
@@ -191,8 +163,8 @@ describe('token flavour', () => {
 
   it('pull-only user: pulls, and a push fails with INSUFFICIENT_SCOPE naming the scope', async () => {
     const repo = uniqueRepo('tok');
-    await pushImage(client(t.host, h.users.full), repo, 'v1');
-    const c = client(t.host, h.users.pullonly);
+    await pushImage(testClient(t.host, { cred: h.users.full }), repo, 'v1');
+    const c = testClient(t.host, { cred: h.users.pullonly });
     const m = await c.getManifest(repo, 'v1');
     const e = await caught(c.putManifest(repo, 'v2', m.bytes, m.mediaType));
     expect(e.code).toBe('INSUFFICIENT_SCOPE');
@@ -202,8 +174,8 @@ describe('token flavour', () => {
 
   it('anonymous: pulls under public/, and is refused elsewhere with UNAUTHORIZED (not "not found")', async () => {
     const repo = `public/${uniqueRepo('anon').replace('/', '-')}`;
-    const img = await pushImage(client(t.host, h.users.full), repo, 'v1');
-    const anon = client(t.host);
+    const img = await pushImage(testClient(t.host, { cred: h.users.full }), repo, 'v1');
+    const anon = testClient(t.host);
     expect((await anon.getManifest(repo, 'v1')).digest).toBe(img.manifest.digest);
     const e = await caught(anon.getManifest(uniqueRepo('private'), 'v1'));
     expect(['UNAUTHORIZED', 'INSUFFICIENT_SCOPE']).toContain(e.code);
@@ -212,18 +184,18 @@ describe('token flavour', () => {
 
   it('checkLogin with offlineToken returns a refresh token; a client with it pulls via the refresh_token grant', async () => {
     const repo = uniqueRepo('tok');
-    const img = await pushImage(client(t.host, h.users.full), repo, 'v1');
-    const { identityToken } = await client(t.host).checkLogin(h.users.full, { offlineToken: true });
+    const img = await pushImage(testClient(t.host, { cred: h.users.full }), repo, 'v1');
+    const { identityToken } = await testClient(t.host).checkLogin(h.users.full, { offlineToken: true });
     expect(identityToken).toBeTruthy();
     const since = (await tokenLog(t.tokenServerUrl)).at(-1)?.seq ?? 0;
-    const c = client(t.host, { username: h.users.full.username, identityToken });
+    const c = testClient(t.host, { cred: { username: h.users.full.username, identityToken } });
     expect((await c.getManifest(repo, 'v1')).digest).toBe(img.manifest.digest);
     const log = (await tokenLog(t.tokenServerUrl, since)).filter((e) => e.scopesAsked.some((s) => s.includes(repo)));
     expect(log.map((e) => e.grant)).toEqual(['refresh_token']);
   });
 
   it('checkLogin: a wrong password is BAD_CREDENTIALS with the token server\'s words', async () => {
-    const e = await caught(client(t.host).checkLogin({ username: h.users.full.username, password: 'nope-nope' }));
+    const e = await caught(testClient(t.host).checkLogin({ username: h.users.full.username, password: 'nope-nope' }));
     expect(e.code).toBe('BAD_CREDENTIALS');
     expect(e.message).toContain('incorrect username or password');
     expect(e.message).not.toContain('nope-nope');

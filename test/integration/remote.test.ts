@@ -7,40 +7,16 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli } from '../helpers/cli.js';
+import { loggedInHome } from '../helpers/docker-config.js';
 import { buildImage, fetchManifest, seedImage, uniqueRepo, type Target } from '../helpers/images.js';
+import { bearerTarget } from '../helpers/token.js';
 
 const h = getHarness();
 const plain: Target = { url: h.plain.url };
-const ca = readFileSync(h.caCert, 'utf8');
-const b64 = (u: { username: string; password: string }) => Buffer.from(`${u.username}:${u.password}`).toString('base64');
-
-function homeWith(auths: Record<string, { username: string; password: string }>) {
-  const home = freshHome();
-  const dockerDir = home.env.DOCKER_CONFIG as string;
-  mkdirSync(dockerDir, { recursive: true });
-  writeFileSync(join(dockerDir, 'config.json'), JSON.stringify({ auths: Object.fromEntries(Object.entries(auths).map(([k, u]) => [k, { auth: b64(u) }])) }));
-  return { ...home, env: { ...home.env, DHE_CA_CERT: h.caCert } };
-}
-
-/** A Target on the token registry with a bearer token for repo (actions), asked of its token server as `full`. */
-async function tokenTarget(repo: string, actions: string): Promise<Target> {
-  const u = new URL(h.token.realm);
-  u.searchParams.set('service', h.token.service);
-  u.searchParams.set('scope', `repository:${repo}:${actions}`);
-  const agent = new Agent({ connect: { ca } });
-  try {
-    const res = await request(u, { dispatcher: agent, headers: { authorization: `Basic ${b64(h.users.full)}` } });
-    const body = (await res.body.json()) as { token?: string };
-    if (res.statusCode !== 200 || !body.token) throw new Error(`token: ${res.statusCode}`);
-    return { url: h.token.url, ca, headers: { authorization: `Bearer ${body.token}` } };
-  } finally {
-    await agent.close();
-  }
-}
 
 describe('tags', () => {
   it('lists the tags of a repository, as lines and as JSON; a missing repository exits 5', async () => {
@@ -67,8 +43,8 @@ describe('tags', () => {
 
   it('over token auth: a user who may pull lists them; anonymous is told to log in (exit 3)', async () => {
     const repo = uniqueRepo('tags');
-    await seedImage(await tokenTarget(repo, 'pull,push'), repo, 'v1', await buildImage({ layers: 1 }));
-    const home = homeWith({ [h.token.host]: h.users.pullonly });
+    await seedImage(await bearerTarget(h.token, repo, 'pull,push'), repo, 'v1', await buildImage({ layers: 1 }));
+    const home = loggedInHome({ [h.token.host]: h.users.pullonly });
     const r = await runCli(['tags', `${h.token.host}/${repo}`], { env: home.env });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('v1\n');
@@ -93,14 +69,14 @@ describe('catalog', () => {
     expect(doc.repositories).toContain(repo);
 
     const trepo = uniqueRepo('cat');
-    await seedImage(await tokenTarget(trepo, 'pull,push'), trepo, 'v1', await buildImage({ layers: 1 }));
-    const t = await runCli(['catalog', h.token.host], { env: homeWith({ [h.token.host]: h.users.full }).env });
+    await seedImage(await bearerTarget(h.token, trepo, 'pull,push'), trepo, 'v1', await buildImage({ layers: 1 }));
+    const t = await runCli(['catalog', h.token.host], { env: loggedInHome({ [h.token.host]: h.users.full }).env });
     expect(t.stderr).toBe('');
     expect(t.code).toBe(0);
     expect(t.stdout.split('\n')).toContain(trepo);
 
     // a user without registry:catalog:* is told what permission it takes
-    const denied = await runCli(['catalog', h.token.host], { env: homeWith({ [h.token.host]: h.users.pullonly }).env });
+    const denied = await runCli(['catalog', h.token.host], { env: loggedInHome({ [h.token.host]: h.users.pullonly }).env });
     expect(denied.code).toBe(3);
     expect(denied.stderr).toMatch(/^Hint: .*registry:catalog:\*.*dhe-cli tags/m);
   });
@@ -110,10 +86,10 @@ describe('delete', () => {
   it('resolves a tag to its digest, deletes it and says so; the tag then pulls with exit 5', async () => {
     const repo = uniqueRepo('del');
     const img = await buildImage({ layers: 1 });
-    const t = await tokenTarget(repo, 'pull,push');
+    const t = await bearerTarget(h.token, repo, 'pull,push');
     await seedImage(t, repo, 'old', img);
     await seedImage(t, repo, 'keep', await buildImage({ layers: 1 }));
-    const home = homeWith({ [h.token.host]: h.users.full });
+    const home = loggedInHome({ [h.token.host]: h.users.full });
     const ref = `${h.token.host}/${repo}:old`;
     const r = await runCli(['delete', ref], { env: home.env });
     expect(r.stderr).toBe('');
@@ -138,9 +114,9 @@ describe('delete', () => {
   it('a user without the delete permission gets exit 3 and the manifest stays', async () => {
     const repo = uniqueRepo('del');
     const img = await buildImage({ layers: 1 });
-    const t = await tokenTarget(repo, 'pull,push');
+    const t = await bearerTarget(h.token, repo, 'pull,push');
     await seedImage(t, repo, 'v1', img);
-    const home = homeWith({ [h.token.host]: h.users.pullonly });
+    const home = loggedInHome({ [h.token.host]: h.users.pullonly });
     const r = await runCli(['delete', `${h.token.host}/${repo}:v1`], { env: home.env });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^Error: .*(denied|insufficient scope)/im);

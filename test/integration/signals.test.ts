@@ -1,7 +1,7 @@
 // SIGTERM through the real CLI, as a CI runner or `timeout` sends it: every command ends within a second, exit 143,
 // with an `Error:` line and no temporary files left — mid-load (an archive on standard input that stops half-way through a layer),
 // mid-pull (a layer download stalled by the fault proxy) and while login waits for a password on standard input.
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { freshHome, runCli, startCli } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
+import { leases, storedBlobs, tmpFiles } from '../helpers/store.js';
 
 const h = getHarness();
 let proxy: FaultProxy;
@@ -20,8 +21,6 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-const tmpFiles = (store: string) => (existsSync(join(store, 'tmp')) ? readdirSync(join(store, 'tmp')) : []);
-const leases = (store: string) => (existsSync(join(store, 'leases')) ? readdirSync(join(store, 'leases')) : []);
 
 async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
@@ -71,7 +70,7 @@ describe('SIGTERM', () => {
       expect(took).toBeLessThan(1_000);
       expect(tmpFiles(home.store)).toEqual([]);
       expect(leases(home.store)).toEqual([]);
-      expect(readdirSync(join(home.store, 'blobs', 'sha256'))).toEqual([]);
+      expect(storedBlobs(home.store)).toEqual([]);
       expect((await runCli(['images', '-q'], { env: home.env })).stdout).toBe('');
       console.log(`[figures] SIGTERM mid-load: exit ${code} ${took} ms after the signal`);
     } finally {

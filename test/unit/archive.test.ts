@@ -10,6 +10,7 @@ import { DheError } from '../../src/errors.js';
 import { loadArchive, saveArchive } from '../../src/archive/index.js';
 import { ImageStore } from '../../src/store/index.js';
 import { buildImage, makeTar, sha256, storeImage, type BuiltImage } from '../../fixtures/archives/helpers.js';
+import { tarEntries, type TarEntry } from '../helpers/tar.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -23,21 +24,16 @@ afterAll(() => {
 
 type Entry = { name: string; content?: Buffer | string; type?: 'file' | 'symlink' | 'link' | 'character-device' | 'directory'; linkname?: string };
 
-async function tarOf(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
-  });
-  const done = new Promise<void>((r) => pack.on('end', () => r()));
-  for (const e of entries) {
+/** The tar of `entries` (test/helpers/tar.ts, in this file's shorter spelling). */
+function tarOf(entries: Entry[]): Promise<Buffer> {
+  const one = (e: Entry): TarEntry => {
     const type = e.type ?? 'file';
-    if (type === 'file') pack.entry({ name: e.name, mode: 0o644 }, typeof e.content === 'string' ? Buffer.from(e.content) : e.content ?? Buffer.alloc(0));
-    else pack.entry({ name: e.name, type, linkname: e.linkname, mode: 0o644, size: 0 } as tar.Header);
-  }
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
+    if (type === 'file') return { type, name: e.name, content: e.content ?? Buffer.alloc(0) };
+    if (type === 'directory') return { type: 'dir', name: e.name };
+    if (type === 'character-device') return { type, name: e.name };
+    return { type: type === 'link' ? 'hardlink' : 'symlink', name: e.name, target: e.linkname ?? '' };
+  };
+  return tarEntries(entries.map(one));
 }
 
 /** Entries of an OCI layout holding `img` named `name`. */
