@@ -1,6 +1,7 @@
 // WWW-Authenticate parsing over headers real registries send, and hostile ones.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fastestOf } from '../helpers/wait.js';
 import { MAX_VALUE, parseWwwAuthenticate, scopesCover, unionScopes } from '../../src/auth/challenge.js';
 
 const p = (h: string) => parseWwwAuthenticate(h).map((c) => ({ scheme: c.scheme, params: { ...c.params }, ...(c.token68 ? { token68: c.token68 } : {}) }));
@@ -77,10 +78,11 @@ describe('hostile headers', () => {
     expect(p('Bearer realm="https://a/token,service="x')[0]?.params.realm).toBe('https://a/token,service=');
   });
   it('huge values are cut, fast', () => {
-    const t = Date.now();
-    const [c] = parseWwwAuthenticate(`Bearer realm="${'a'.repeat(5_000_000)}",service="s"`);
+    const huge = `Bearer realm="${'a'.repeat(5_000_000)}",service="s"`;
+    const [c] = parseWwwAuthenticate(huge);
     expect(c?.params.realm?.length).toBeLessThanOrEqual(MAX_VALUE);
-    expect(Date.now() - t).toBeLessThan(1000);
+    // fast: the best of 3 runs (a busy machine slows one run, not all three), far below what a quadratic scan takes
+    expect(fastestOf(3, () => parseWwwAuthenticate(huge))).toBeLessThan(1000);
     const many = parseWwwAuthenticate('Basic realm=x, '.repeat(100_000));
     expect(many.length).toBeLessThanOrEqual(16);
     const params = parseWwwAuthenticate(`Bearer ${Array.from({ length: 10_000 }, (_, i) => `p${i}=v`).join(',')}`);

@@ -1,10 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, promises as fsp, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, promises as fsp, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DheError } from '../../src/errors.js';
+import { waitFor } from '../helpers/wait.js';
 import { ImageStore, splitName } from '../../src/store/index.js';
 import { buildImage, sha256, storeImage, transpileSources } from '../../fixtures/archives/helpers.js';
 
@@ -137,7 +138,9 @@ describe('writeBlob', () => {
     const src = new Readable({ read() {} });
     src.push(data.subarray(0, 1000));
     const p = store.writeBlob(src, { digest, size: data.length }, { signal: ac.signal });
-    setTimeout(() => ac.abort(), 20);
+    // aborted while the write is under way: its temporary file exists
+    await waitFor(() => tmpFiles(dir).length > 0, 'the temporary file of the write');
+    ac.abort();
     await expectDheError(p, 'INTERRUPTED', 130);
     expect(src.destroyed).toBe(true);
     const failing = (async function* () {
@@ -294,9 +297,10 @@ describe('several processes', () => {
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     writeFileSync(join(dir, 'index.lock'), `${dead}\n${(await import('node:os')).hostname()}\nabc\n0\n`);
     const img = await buildImage({});
-    const t0 = Date.now();
-    await storeImage(store, img, 'h/r:after-stale-lock');
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // a store that would give up on a held lock after 10 s (it breaks a dead holder's lock at once, so never does)
+    const impatient = await ImageStore.open(dir, { lockTimeoutMs: 10_000 });
+    await storeImage(impatient, img, 'h/r:after-stale-lock');
+    expect((await store.listImages()).map((i) => i.name)).toContain('h/r:after-stale-lock');
 
     const script = `
       const { ImageStore } = await import(${JSON.stringify(join(build, 'src/store/index.js'))});
@@ -308,7 +312,8 @@ describe('several processes', () => {
     `;
     const child = node(['--input-type=module', '-e', script, dir]);
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-    await new Promise((r) => setTimeout(r, 150));
+    // killed once the partial write has bytes on disk
+    await waitFor(() => tmpFiles(dir).some((f) => statSync(join(dir, 'tmp', f)).size > 0), 'bytes of the blob write in its temporary file');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('close', r));
     expect(tmpFiles(dir).length).toBe(1); // the partial write, only there
