@@ -3,15 +3,15 @@
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
-import { freshHome, runCli } from '../helpers/cli.js';
+import { freshHome, runCli, tempDir } from '../helpers/cli.js';
 import { buildImage, fetchManifest, seedImage, seedIndex, tarOf, uniqueRepo, type BuiltImage } from '../helpers/images.js';
+import { blobBytes } from '../helpers/store.js';
 
 const h = getHarness();
 const plain = { url: h.plain.url };
@@ -40,9 +40,7 @@ async function inspect(ref: string, env: Record<string, string>) {
   };
 }
 
-function blob(store: string, digest: string): Buffer {
-  return readFileSync(join(store, 'blobs', 'sha256', digest.slice(7)));
-}
+const blob = blobBytes;
 
 describe('mutate', () => {
   it('changes env, labels, entrypoint, cmd, workdir, user and ports in a new image; the old one is unchanged; it pushes and pulls back', async () => {
@@ -179,7 +177,7 @@ describe('mutate', () => {
 describe('append', () => {
   it('a plain tar becomes a gzip layer: diff_id is the tar digest, history grows; it pushes, skopeo reads it, it pulls back', async () => {
     const { home, ref, repo, img } = await pulled('docker');
-    const dir = mkdtempSync(join(tmpdir(), 'dhe-append-'));
+    const dir = tempDir('dhe-append-');
     const tarBytes = await tarOf({ 'etc/app.conf': 'answer=42\n', 'opt/app/run.sh': '#!/bin/sh\necho hi\n' });
     const tarFile = join(dir, 'config.tar');
     writeFileSync(tarFile, tarBytes);
@@ -226,7 +224,7 @@ describe('append', () => {
 
   it('a .tar.gz goes in as it is: the layer digest is the file digest, the diff_id that of the tar inside', async () => {
     const { home, ref, repo, img } = await pulled('oci');
-    const dir = mkdtempSync(join(tmpdir(), 'dhe-append-'));
+    const dir = tempDir('dhe-append-');
     const tarBytes = await tarOf({ 'srv/index.html': '<h1>hi</h1>\n' });
     const gz = gzipSync(tarBytes, { level: 9 });
     const gzFile = join(dir, 'site.tar.gz');
@@ -249,7 +247,7 @@ describe('append', () => {
 
   it('refuses a file that is not a tar (exit 7), a corrupt tar or gzip (exit 7), and a missing file (exit 5); nothing is named', async () => {
     const { home, ref, repo } = await pulled();
-    const dir = mkdtempSync(join(tmpdir(), 'dhe-append-'));
+    const dir = tempDir('dhe-append-');
     const good = await tarOf({ 'a.txt': 'a'.repeat(5000) });
     const files: Record<string, Buffer> = {
       'notes.txt': Buffer.from('just some text, not a tar\n'),
