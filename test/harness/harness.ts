@@ -3,7 +3,7 @@
 // scripts (`scripts/demo.mjs`, `bench/`) use the compiled copy in `.tmp/harness-dist/`.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -145,16 +145,97 @@ function tcpReady(port: number): Promise<boolean> {
   });
 }
 
+/** Inodes of the TCP sockets listening on 127.0.0.1:`port` (or any address), from /proc/net/tcp; null without /proc. */
+function listeningInodes(port: number): string[] | null {
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/tcp', 'utf8');
+  } catch {
+    return null;
+  }
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const out: string[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || f[3] !== '0A') continue; // 0A = LISTEN
+    const [addr, p] = (f[1] ?? '').split(':');
+    if (p === hexPort && (addr === '0100007F' || addr === '00000000')) out.push(f[9]!);
+  }
+  return out;
+}
+
+/** Whether process `pid` holds one of the socket `inodes` (null: cannot tell, no /proc/PID/fd). */
+function holdsSocket(pid: number, inodes: string[]): boolean | null {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return null;
+  }
+  const want = new Set(inodes.map((i) => `socket:[${i}]`));
+  for (const fd of fds) {
+    try {
+      if (want.has(readlinkSync(`/proc/${pid}/fd/${fd}`))) return true;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return false;
+}
+
+/** A server could not bind its port: another process took it between freePorts() and the server's start. */
+class PortTaken extends Error {}
+
+/**
+ * Resolves when `p` itself listens on `port`. Rejects with PortTaken when the port is someone else's (the server
+ * exited saying "address already in use", or another process listens there), with an Error for anything else.
+ */
 async function waitListening(p: Proc, port: number): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (p.exitCode !== undefined) {
-      throw new Error(`${p.name} exited with code ${p.exitCode} while starting.\n${tail(p.logFile)}`);
+      const log = tail(p.logFile);
+      if (/address already in use|Address in use|could not bind/i.test(log)) throw new PortTaken(`${p.name}: 127.0.0.1:${port} was taken`);
+      throw new Error(`${p.name} exited with code ${p.exitCode} while starting.\n${log}`);
     }
-    if (await tcpReady(port)) return;
+    const inodes = listeningInodes(port);
+    if (inodes === null) {
+      if (await tcpReady(port)) return; // no /proc: cannot tell whose listener it is
+    } else if (inodes.length > 0 && p.child.pid) {
+      const ours = holdsSocket(p.child.pid, inodes);
+      if (ours === true || (ours === null && (await tcpReady(port)))) return;
+      // someone else listens there (nginx retries its bind for a while before it gives up: do not wait for it)
+      if (ours === false && !(await stillBinding(p, port))) throw new PortTaken(`${p.name}: 127.0.0.1:${port} is another process's`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${p.name} did not listen on 127.0.0.1:${port} within ${START_TIMEOUT_MS} ms.\n${tail(p.logFile)}`);
+}
+
+/** A listener on the port that is not `p`'s may still become `p`'s only if `p` has not said its bind failed. */
+async function stillBinding(p: Proc, port: number): Promise<boolean> {
+  await new Promise((r) => setTimeout(r, 100));
+  const inodes = listeningInodes(port) ?? [];
+  return p.exitCode === undefined && !!p.child.pid && holdsSocket(p.child.pid, inodes) === true;
+}
+
+/**
+ * Starts a server on a free port, retrying with another port when it was taken before the server could bind it
+ * (ports come from freePorts(), which must release them before the server binds: other test files start servers
+ * and open connections at the same time). `start` must clean up after itself when it throws.
+ */
+async function onFreePort<T>(what: string, start: (port: number) => Promise<T>, attempts = 6): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    const [port] = await freePorts(1);
+    try {
+      return await start(port!);
+    } catch (e) {
+      if (!(e instanceof PortTaken)) throw e;
+      last = e;
+    }
+  }
+  throw new Error(`${what}: no free port after ${attempts} attempts (${last instanceof Error ? last.message : String(last)})`);
 }
 
 /** Reserves `n` distinct free ports on 127.0.0.1 (held open together, then released). */
@@ -336,8 +417,6 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     const htpasswd = join(workDir, 'htpasswd');
     await htpasswdFile(htpasswd, [users.full, users.pullonly]);
 
-    const ports = await freePorts(10);
-    const port = (i: number): number => ports[i] as number;
     const info = {
       workDir,
       caCert: pki.ca.cert,
@@ -350,122 +429,129 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 
     const goodTls: RegistryTls = { certificate: pki.server.cert, key: pki.server.key };
     const starts: Promise<void>[] = [];
-    const registry = (name: string, p: number, tls?: RegistryTls, auth?: RegistryAuth): Endpoint => {
+    /** One attempt: a registry on `p`; PortTaken (after stopping it) when `p` was not free after all. */
+    const registryOn = async (name: string, p: number, tls?: RegistryTls, auth?: RegistryAuth): Promise<Endpoint> => {
       const dir = join(workDir, name);
       const logFile = join(dir, 'registry.log');
-      starts.push(
-        (async () => {
-          const config = await writeRegistryConfig(dir, p, tls, auth);
-          const proc = spawnLogged(`registry ${name}`, REGISTRY_BIN, ['serve', config], logFile, dir);
-          procs.push(proc);
-          await waitListening(proc, p);
-        })(),
-      );
+      const config = await writeRegistryConfig(dir, p, tls, auth);
+      await rm(logFile, { force: true }); // a failed attempt's "address already in use" must not be read again
+      const proc = spawnLogged(`registry ${name}`, REGISTRY_BIN, ['serve', config], logFile, dir);
+      procs.push(proc);
+      try {
+        await waitListening(proc, p);
+      } catch (e) {
+        await stopProc(proc);
+        throw e;
+      }
       return endpoint(tls ? 'https' : 'http', p, logFile);
     };
+    const registry = (name: string, tls?: RegistryTls, auth?: RegistryAuth): Promise<Endpoint> =>
+      onFreePort(`registry ${name}`, (p) => registryOn(name, p, tls, auth));
+    const later = (f: () => Promise<void>) => starts.push(f());
 
-    if (flavours.has('plain')) info.plain = registry('plain', port(0));
+    if (flavours.has('plain')) later(async () => void (info.plain = await registry('plain')));
     if (flavours.has('basic')) {
-      info.basic = registry('basic', port(1), goodTls, { htpasswd: { realm: 'dhe-cli basic realm', path: htpasswd } });
+      later(async () => void (info.basic = await registry('basic', goodTls, { htpasswd: { realm: 'dhe-cli basic realm', path: htpasswd } })));
     }
     if (flavours.has('untrusted')) {
-      info.untrusted = registry('untrusted', port(2), {
-        certificate: pki.untrustedServer.cert,
-        key: pki.untrustedServer.key,
-      });
+      later(async () => void (info.untrusted = await registry('untrusted', { certificate: pki.untrustedServer.cert, key: pki.untrustedServer.key })));
     }
     if (flavours.has('mismatch')) {
-      info.mismatch = {
-        ...registry('mismatch', port(3), { certificate: pki.mismatch.cert, key: pki.mismatch.key }),
-        certNames: pki.mismatch.names,
-      };
+      later(async () => {
+        info.mismatch = { ...(await registry('mismatch', { certificate: pki.mismatch.cert, key: pki.mismatch.key })), certNames: pki.mismatch.names };
+      });
     }
     if (flavours.has('expired')) {
-      info.expired = {
-        ...registry('expired', port(4), { certificate: pki.expired.cert, key: pki.expired.key }),
-        notAfter: pki.expired.notAfter,
-      };
-    }
-    if (flavours.has('mtls')) {
-      info.mtls = registry('mtls', port(5), { ...goodTls, clientcas: [pki.clientCa.cert] });
-    }
-    if (flavours.has('token')) {
-      const service = `127.0.0.1:${port(6)}`;
-      const ts = await startTokenServer({
-        issuer: TOKEN_ISSUER,
-        service,
-        signingKey: pki.tokenSigner.key,
-        signingCert: pki.tokenSigner.cert,
-        users,
-        tls: { cert: pki.server.cert, key: pki.server.key },
+      later(async () => {
+        info.expired = { ...(await registry('expired', { certificate: pki.expired.cert, key: pki.expired.key })), notAfter: pki.expired.notAfter };
       });
-      tokenServers.token = ts;
-      const realm = `${ts.url}/token`;
-      info.token = {
-        ...registry('token', port(6), goodTls, {
-          token: { realm, service, issuer: TOKEN_ISSUER, rootcertbundle: pki.tokenSigner.cert },
-        }),
-        realm,
-        service,
-        issuer: TOKEN_ISSUER,
-        tokenServerUrl: ts.url,
-      };
+    }
+    if (flavours.has('mtls')) later(async () => void (info.mtls = await registry('mtls', { ...goodTls, clientcas: [pki.clientCa.cert] })));
+    if (flavours.has('token')) {
+      // the token server's service names the registry's port: both start again when that port was taken
+      later(async () => {
+        info.token = await onFreePort('registry token', async (p) => {
+          const service = `127.0.0.1:${p}`;
+          const ts = await startTokenServer({
+            issuer: TOKEN_ISSUER,
+            service,
+            signingKey: pki.tokenSigner.key,
+            signingCert: pki.tokenSigner.cert,
+            users,
+            tls: { cert: pki.server.cert, key: pki.server.key },
+          });
+          tokenServers.token = ts;
+          const realm = `${ts.url}/token`;
+          try {
+            const ep = await registryOn('token', p, goodTls, { token: { realm, service, issuer: TOKEN_ISSUER, rootcertbundle: pki.tokenSigner.cert } });
+            return { ...ep, realm, service, issuer: TOKEN_ISSUER, tokenServerUrl: ts.url };
+          } catch (e) {
+            await ts.stop();
+            throw e;
+          }
+        });
+      });
     }
     if (flavours.has('dhe')) {
-      const front = port(7);
-      const service = `127.0.0.1:${front}`;
-      const realm = `https://127.0.0.1:${front}/auth/v2/token/`;
-      const ts = await startTokenServer({
-        issuer: TOKEN_ISSUER,
-        service,
-        signingKey: pki.tokenSigner.key,
-        signingCert: pki.tokenSigner.cert,
-        users,
-      });
-      tokenServers.dhe = ts;
-      const upstream = registry('dhe-upstream', port(8), undefined, {
-        token: { realm, service, issuer: TOKEN_ISSUER, rootcertbundle: pki.tokenSigner.cert },
-      });
-      const dir = join(workDir, 'dhe');
-      const logFile = join(dir, 'nginx.log');
-      starts.push(
-        (async () => {
-          for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
-            await mkdir(join(dir, 'tmp', t), { recursive: true });
+      // realm and service name nginx's port: token server, upstream and nginx start again when it was taken
+      later(async () => {
+        info.dhe = await onFreePort('nginx dhe', async (front) => {
+          const service = `127.0.0.1:${front}`;
+          const realm = `https://127.0.0.1:${front}/auth/v2/token/`;
+          const ts = await startTokenServer({
+            issuer: TOKEN_ISSUER,
+            service,
+            signingKey: pki.tokenSigner.key,
+            signingCert: pki.tokenSigner.cert,
+            users,
+          });
+          tokenServers.dhe = ts;
+          // this attempt's own processes (procs also gains the other flavours' meanwhile)
+          const mine = new Set<Proc>();
+          const before = new Set(procs);
+          try {
+            const upstream = await registry('dhe-upstream', undefined, {
+              token: { realm, service, issuer: TOKEN_ISSUER, rootcertbundle: pki.tokenSigner.cert },
+            });
+            for (const x of procs) if (!before.has(x) && x.name === 'registry dhe-upstream') mine.add(x);
+            const dir = join(workDir, 'dhe');
+            const logFile = join(dir, 'nginx.log');
+            for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
+              await mkdir(join(dir, 'tmp', t), { recursive: true });
+            }
+            const conf = join(dir, 'nginx.conf');
+            await writeFile(
+              conf,
+              nginxConfig({
+                dir,
+                port: front,
+                cert: pki.server.cert,
+                key: pki.server.key,
+                registryPort: Number(new URL(upstream.url).port),
+                tokenPort: ts.port,
+                logFile,
+              }),
+            );
+            await rm(logFile, { force: true });
+            const proc = spawnLogged('nginx dhe', NGINX_BIN, ['-p', dir, '-c', conf, '-e', logFile, '-g', 'daemon off;'], logFile, dir);
+            procs.push(proc);
+            mine.add(proc);
+            await waitListening(proc, front);
+            return {
+              ...endpoint('https', front, logFile),
+              realm,
+              service,
+              issuer: TOKEN_ISSUER,
+              bodyLimitBytes: DHE_BODY_LIMIT_BYTES,
+              tokenServerUrl: ts.url,
+              upstream,
+            };
+          } catch (e) {
+            await Promise.all([...[...mine].map(stopProc), ts.stop()]);
+            throw e;
           }
-          const conf = join(dir, 'nginx.conf');
-          await writeFile(
-            conf,
-            nginxConfig({
-              dir,
-              port: front,
-              cert: pki.server.cert,
-              key: pki.server.key,
-              registryPort: port(8),
-              tokenPort: ts.port,
-              logFile,
-            }),
-          );
-          const proc = spawnLogged(
-            'nginx dhe',
-            NGINX_BIN,
-            ['-p', dir, '-c', conf, '-e', logFile, '-g', 'daemon off;'],
-            logFile,
-            dir,
-          );
-          procs.push(proc);
-          await waitListening(proc, front);
-        })(),
-      );
-      info.dhe = {
-        ...endpoint('https', front, logFile),
-        realm,
-        service,
-        issuer: TOKEN_ISSUER,
-        bodyLimitBytes: DHE_BODY_LIMIT_BYTES,
-        tokenServerUrl: ts.url,
-        upstream,
-      };
+        });
+      });
     }
 
     const results = await Promise.allSettled(starts);
