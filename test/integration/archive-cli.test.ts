@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { extract, pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
-import { BIN, freshHome, runCli } from '../helpers/cli.js';
+import { BIN, cliEnv, freshHome, guardOutput, runCli } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
 
 const h = getHarness();
@@ -133,9 +133,10 @@ describe('save and load', () => {
     await runCli(['save', ref, '-o', file], { env: a.env });
     const b = freshHome();
     const piped = execFileSync('sh', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} load < ${JSON.stringify(file)}`], {
-      env: { ...process.env, ...b.env },
+      env: cliEnv({ env: b.env }),
       encoding: 'utf8',
     });
+    await guardOutput({ stdout: piped }, 'dhe-cli load < archive');
     expect(piped).toContain(`Loaded image: ${ref}`);
   });
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
-import { BIN, freshHome, runCli } from '../helpers/cli.js';
+import { BIN, cliEnv, freshHome, runCli } from '../helpers/cli.js';
 import { buildImage, fetchManifest, seedImage, seedIndex, uniqueRepo } from '../helpers/images.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -271,7 +271,7 @@ describe('a store shared by processes', () => {
       for (const l of img.layers) proxy.add({ kind: 'throttle', bytesPerSecond: 4_000_000, method: 'GET', path: l.digest });
       const home = freshHome();
       const ref = `${proxy.host}/${repo}:v1`;
-      const child = spawn(process.execPath, [BIN, 'pull', ref], { env: { ...process.env, ...home.env }, stdio: 'ignore' });
+      const child = spawn(process.execPath, [BIN, 'pull', ref], { env: cliEnv({ env: home.env }), stdio: 'ignore' });
       const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('close', (code, signal) => r([code, signal])));
       // kill it once a layer download is under way: a temporary file in the store holding some of its bytes
       const tmpDir = join(home.store, 'tmp');

@@ -1,14 +1,14 @@
 // login / logout through the built CLI against the harness's Basic and token registries: what a user sees, what
 // lands on disk (and what never does), and which grant the token server receives.
 
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runInTerminal } from '../helpers/pty.js';
 import { getHarness } from '../harness/index.js';
 import { startHarness } from '../harness/harness.js';
-import { BIN, freshHome, runCli, type CliResult } from '../helpers/cli.js';
+import { freshHome, runCli, type CliResult } from '../helpers/cli.js';
 
 const h = getHarness();
 const { full, pullonly } = h.users;
@@ -98,32 +98,14 @@ describe('login against the Basic registry', () => {
 
   it('prompts on a terminal, without echoing the password', async () => {
     const hm = home();
-    // `script` gives the CLI a pseudo-terminal; answers are typed when the prompts appear.
-    const cmd = `'${process.execPath}' '${BIN}' login ${h.basic.host}`;
-    const child = spawn('script', ['-qec', cmd, '/dev/null'], {
-      env: { ...process.env, ...hm.env, NO_COLOR: '1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
+    // a pseudo-terminal; answers are typed when the prompts appear
+    const r = await runInTerminal(['login', h.basic.host], {
+      env: { ...hm.env, NO_COLOR: '1' },
+      answers: { 'Username: ': `${full.username}\r`, 'Password: ': `${full.password}\r` },
+      timeoutMs: 30_000,
     });
-    let seen = '';
-    const typed = { user: false, pass: false };
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        seen += d;
-        if (!typed.user && seen.includes('Username: ')) {
-          typed.user = true;
-          child.stdin.write(`${full.username}\r`);
-        }
-        if (!typed.pass && seen.includes('Password: ')) {
-          typed.pass = true;
-          child.stdin.write(`${full.password}\r`);
-        }
-      });
-      child.on('close', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
+    const code = r.code;
+    let seen = r.out;
     printed.push(seen);
     seen = seen.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
     expect(seen).toContain('Login Succeeded');

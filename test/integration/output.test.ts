@@ -1,13 +1,14 @@
 // What scripts and CI logs get: plain lines without colour or spinner frames, one JSON document with
 // --format json, only the result with --quiet, one-line errors with hints, helpful usage errors.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
-import { BIN, freshHome, runCli } from '../helpers/cli.js';
+import { freshHome, runCli } from '../helpers/cli.js';
+import { runInTerminal } from '../helpers/pty.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
 
 const h = getHarness();
@@ -25,32 +26,6 @@ async function seeded() {
 const COLOUR = /\x1b\[[0-9;]*m/;
 /** Live progress: a per-layer bar redrawn in place (cursor up, erase). */
 const LIVE = /\x1b\[\d+A/;
-
-/**
- * Runs dhe-cli under a real pseudo-terminal (`script`, as tty.test.ts does): stdout and stderr are a TTY, so only
- * CI / NO_COLOR can turn colour and live progress off. `env` values of undefined are removed; CI, NO_COLOR and
- * FORCE_COLOR are removed unless given. Output is what the terminal got, with the tty's \r\n made \n.
- */
-function inTerminal(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const e: Record<string, string | undefined> = { ...process.env, TERM: 'xterm' };
-    delete e.CI;
-    delete e.NO_COLOR;
-    delete e.FORCE_COLOR;
-    Object.assign(e, env);
-    for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
-    const cmd = [process.execPath, BIN, ...args].map((a) => JSON.stringify(a)).join(' ');
-    const child = spawn('script', ['-qfec', `stty cols 120; ${cmd}`, '/dev/null'], { env: e as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out: out.replace(/\r\n/g, '\n') });
-    });
-  });
-}
 
 describe('output for machines and logs', () => {
   let proxy: FaultProxy;
@@ -75,14 +50,14 @@ describe('output for machines and logs', () => {
     const { ref, repo, img } = await slowSeeded();
     const home = freshHome();
     const e = { ...home.env, CI: undefined, ...env };
-    const pull = await inTerminal(['pull', ref], e);
+    const pull = await runInTerminal(['pull', ref], { env: e });
     expect(pull.code, pull.out).toBe(0);
     expect(pull.out).toContain(`Status: Downloaded newer image for ${ref}`);
     const target = `${h.plain.host}/${repo}-copy:v1`;
-    expect((await inTerminal(['tag', ref, target], e)).code).toBe(0);
-    const push = await inTerminal(['push', target], e);
+    expect((await runInTerminal(['tag', ref, target], { env: e })).code).toBe(0);
+    const push = await runInTerminal(['push', target], { env: e });
     expect(push.code, push.out).toBe(0);
-    const failed = await inTerminal(['inspect', 'nothing/here:v1'], e);
+    const failed = await runInTerminal(['inspect', 'nothing/here:v1'], { env: e });
     expect(failed.code).toBe(5);
     expect(failed.out.replace(/\x1b\[[0-9;]*m/g, '')).toMatch(/^Error: .*nothing\/here:v1/m);
     // the layer really took a while (so a live display had time to redraw)

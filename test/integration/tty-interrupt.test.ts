@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
-import { BIN, freshHome } from '../helpers/cli.js';
+import { BIN, cliEnv, freshHome, guardOutput } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -64,7 +64,7 @@ describe('Ctrl-C during a live pull on a terminal', () => {
     await seedImage({ url: h.plain.url }, repo, 'v1', img);
     for (const l of img.layers) proxy.add({ kind: 'throttle', bytesPerSecond: 200_000, method: 'GET', path: l.digest, times: Infinity });
     const home = freshHome();
-    const env = Object.entries({ ...home.env, CI: '', NO_COLOR: '1', TERM: 'xterm', PATH: process.env.PATH ?? '/usr/bin:/bin' })
+    const env = Object.entries(cliEnv({ env: { ...home.env, CI: '', TERM: 'xterm' } }))
       .map(([k, v]) => `${k}='${v}'`)
       .join(' ');
     const tm = tmuxSession();
@@ -73,6 +73,7 @@ describe('Ctrl-C during a live pull on a terminal', () => {
       await until('live progress', tm.screen, (s) => img.layers.every((l) => s.includes(`${l.digest.slice(7, 19)}: Downloading [`)));
       tm.keys('C-c');
       const screen = await until('the end of the pull', tm.screen, (s) => /^rc=\d+$/m.test(s));
+      await guardOutput({ screen }, 'dhe-cli pull (tmux)');
       expect(screen).toMatch(/^rc=130$/m);
       expect(screen).toMatch(/^Error: interrupted/m);
       const lines = screen.split('\n');

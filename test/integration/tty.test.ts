@@ -1,27 +1,14 @@
 // On a terminal, pull shows live per-layer progress (bar, bytes, speed) redrawn in place, cut to the terminal's
 // width; the summary lines are the same as in CI logs. Runs the CLI under a real pseudo-terminal (`script`).
 
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
-import { BIN, freshHome } from '../helpers/cli.js';
+import { freshHome } from '../helpers/cli.js';
+import { runInTerminal } from '../helpers/pty.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
 
 const h = getHarness();
-
-function inTerminal(command: string, env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const e: Record<string, string | undefined> = { ...process.env, ...env, TERM: 'xterm' };
-    delete e.CI;
-    delete e.NO_COLOR;
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: e as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', () => resolve(out));
-  });
-}
 
 describe('on a terminal', () => {
   let proxy: FaultProxy;
@@ -40,9 +27,8 @@ describe('on a terminal', () => {
     // 100 ms) while it is under way, instead of the download being over before the first redraw
     proxy.add({ kind: 'throttle', bytesPerSecond: 2_000_000, method: 'GET', path: img.layers[0]!.digest, times: Infinity });
     const home = freshHome();
-    const { CI: _ci, ...env } = home.env;
     const ref = `${proxy.host}/${repo}:v1`;
-    const out = await inTerminal(`stty cols 90; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} pull ${ref}`, env);
+    const { out } = await runInTerminal(['pull', ref], { env: { ...home.env, CI: undefined }, cols: 90 });
     const id = img.layers[0]!.digest.slice(7, 19);
     expect(out).toContain(`${id}: Downloading [`);
     expect(out).toMatch(/MB\/s/);
