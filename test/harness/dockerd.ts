@@ -303,6 +303,8 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
           clearTimeout(timer);
           resolve({ code, stdout, stderr });
         });
+        // a docker command that exits before reading its input (most do) closes the pipe: not an error
+        c.stdin.on('error', () => {});
         c.stdin.end(o.input ?? '');
       });
     const dockerOk: Dockerd['dockerOk'] = async (cargs, o) => {

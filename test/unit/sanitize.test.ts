@@ -152,8 +152,9 @@ describe('the Output sink', () => {
     r.finish();
     r.onEvent({ type: 'layer', id: 'third', digest: 'sha256:z', size: 1, status: 'downloading' });
     r.finish();
-    const withoutOurs = stdout.text.replace(/\x1b\[\d+A\x1b\[J/g, '');
-    expect(stdout.text).toMatch(/\x1b\[\d+A\x1b\[J/); // we did redraw in place
+    // ours: back to column 1, up N lines, clear to the end of the screen
+    const withoutOurs = stdout.text.replace(/\r\x1b\[\d+A\x1b\[J/g, '');
+    expect(stdout.text).toMatch(/\r\x1b\[\d+A\x1b\[J/); // we did redraw in place
     expect(UNSAFE.test(withoutOurs)).toBe(false);
     expect(withoutOurs).toContain('abc\\x1b[2Jdef\\rLogin Succeeded'.slice(0, 39));
     for (const line of withoutOurs.split('\n')) if (line.startsWith('abc') || line.startsWith('second')) expect(line.length).toBeLessThanOrEqual(39);
