@@ -11,6 +11,7 @@ import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { BIN, cliEnv, freshHome, guardOutput } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
 import { requireTool } from '../helpers/tools.js';
+import { waitFor } from '../helpers/wait.js';
 
 const h = getHarness();
 
@@ -39,16 +40,6 @@ function tmuxSession(): { run(cmd: string): void; keys(...k: string[]): void; sc
   };
 }
 
-async function until(what: string, get: () => string, ok: (s: string) => boolean, ms = 20_000): Promise<string> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const s = get();
-    if (ok(s)) return s;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('Ctrl-C during a live pull on a terminal', () => {
   let proxy: FaultProxy;
   beforeAll(async () => {
@@ -70,9 +61,9 @@ describe('Ctrl-C during a live pull on a terminal', () => {
     const tm = tmuxSession();
     try {
       tm.run(`env -i ${env} ${process.execPath} ${BIN} pull ${proxy.host}/${repo}:v1; echo "rc=$?"`);
-      await until('live progress', tm.screen, (s) => img.layers.every((l) => s.includes(`${l.digest.slice(7, 19)}: Downloading [`)));
+      await waitFor(() => { const s = tm.screen(); return img.layers.every((l) => s.includes(`${l.digest.slice(7, 19)}: Downloading [`)); }, 'live progress of both layers', 20_000, 100);
       tm.keys('C-c');
-      const screen = await until('the end of the pull', tm.screen, (s) => /^rc=\d+$/m.test(s));
+      const screen = await waitFor(() => { const s = tm.screen(); return /^rc=\d+$/m.test(s) && s; }, 'the end of the pull', 20_000, 100);
       await guardOutput({ screen }, 'dhe-cli pull (tmux)');
       expect(screen).toMatch(/^rc=130$/m);
       expect(screen).toMatch(/^Error: interrupted/m);
