@@ -8,9 +8,9 @@ import { Readable } from 'node:stream';
 import { DheError, fsError, isDheError } from '../errors.js';
 import { errnoCode } from '../fs/atomic.js';
 import { mkdirPrivate } from '../fs/private.js';
-import { createVerifier, verifyDigest, type Verifier } from '../oci/digest.js';
+import { createVerifier, digestOf, verifyDigest, type Verifier } from '../oci/digest.js';
 import { TempBlobFile } from './blob-file.js';
-import { digestOf, isValidDigest, parseDigest } from './digest.js';
+import { isValidDigest, parseDigest } from './digest.js';
 import type { Lease } from './leases.js';
 import type { StoreContext } from './layout.js';
 

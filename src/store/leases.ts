@@ -88,7 +88,7 @@ export async function createLease(leaseDir: string, digests: string[], withLock:
 }
 
 /** What a lease file says: its owner and every digest it protects; undefined when it is not a lease (yet). */
-export function parseLease(text: string): { owner: OwnerInfo; digests: string[] } | undefined {
+function parseLease(text: string): { owner: OwnerInfo; digests: string[] } | undefined {
   const lines = text.split('\n');
   let head: (OwnerInfo & { digests?: unknown }) | undefined;
   try {

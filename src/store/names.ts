@@ -46,7 +46,7 @@ export function splitName(name: string): { repository: string; tag?: string; dig
 }
 
 /** The name an index entry carries (ours, else the OCI ref.name). */
-export function entryName(d: Descriptor): string | undefined {
+function entryName(d: Descriptor): string | undefined {
   return d.annotations?.[DHE_NAME_ANNOTATION] ?? d.annotations?.[REF_NAME_ANNOTATION];
 }
 
