@@ -1,5 +1,16 @@
 // Content digests: "<algorithm>:<hex>", sha256 (the default), sha384 and sha512. Whole buffers (manifests,
-// configs) and incremental hashing for streams; a pass-through verifier for layers.
+// configs), incremental hashing for streams, and ONE verifier for every byte stream that must have a digest and size:
+//
+//   const v = createVerifier({ digest?, size?, what? });   // digest: expected "<alg>:<hex>" (its algorithm is used;
+//                                                           // sha256 without one); size: expected byte count
+//   await pipeline(source, v, sink);   // as a Transform: passes bytes through, fails the pipeline
+//   v.update(chunk);                   // or fed directly (no stream machinery, e.g. the store's write loop)
+//   v.result();                        // → { digest, size } at the end
+//
+// Failures are DheErrors (exit 7): SIZE_MISMATCH at the first byte beyond `size` (update throws / the stream fails
+// right there, so a caller stops reading) or, at the end, when fewer arrived; DIGEST_MISMATCH at the end when the
+// content hashes to something else (the message names both digests). A malformed `digest` throws MALFORMED_MANIFEST
+// from createVerifier. `digestVerifier(expected, size, what)` is the older spelling of the same verifier.
 
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -88,7 +99,7 @@ export function digestMatches(data: Uint8Array | string, expected: string): bool
 
 function mismatch(what: string | undefined, expected: string, actual: string): DheError {
   return new DheError('DIGEST_MISMATCH', `digest mismatch${what ? ` for ${what}` : ''}: expected ${expected}, got ${actual}`, {
-    hint: 'the content was corrupted on the way or by the registry; retry, and if it persists report it to the registry owner',
+    hint: 'the content was corrupted on the way or by its source (registry, archive); retry, and if it persists report it to whoever serves it',
     details: { expected, actual },
   });
 }
@@ -109,35 +120,73 @@ export function shortId(digest: string): string {
   return (i >= 0 ? digest.slice(i + 1) : digest).slice(0, 12);
 }
 
-/**
- * A pass-through stream that hashes what flows through it and fails the pipeline, at the end, with DIGEST_MISMATCH
- * when the digest differs, or with SIZE_MISMATCH as soon as more bytes than `expectedSize` arrive or, at the end,
- * when fewer did.
- */
-export function digestVerifier(expected: string, expectedSize?: number, what?: string): Transform & { digester: Digester } {
-  const digester = digesterFor(expected);
+export interface VerifierOptions {
+  /** The digest the content must have; without it, the digest is computed (sha256) and only reported. */
+  digest?: string;
+  /** The number of bytes the content must have. */
+  size?: number;
+  /** What is verified, for messages ("layer sha256:…", "blob sha256:…"). */
+  what?: string;
+}
+
+export interface Verifier extends Transform {
+  /** Hashes and counts a chunk; throws SIZE_MISMATCH as soon as more than `size` bytes have arrived. */
+  update(chunk: Uint8Array): void;
+  /** Bytes seen so far. */
+  readonly bytes: number;
+  /** At the end: digest and size of what was seen; throws SIZE_MISMATCH or DIGEST_MISMATCH when they are off. */
+  result(): { digest: string; size: number };
+}
+
+/** The one hashing, counting and checking pass over a byte stream (see the top of this file). */
+export function createVerifier(opts: VerifierOptions = {}): Verifier {
+  const { digest: expected, size: expectedSize, what } = opts;
+  const digester = expected !== undefined ? digesterFor(expected) : createDigester();
   const sizeError = (got: string) =>
     new DheError('SIZE_MISMATCH', `size mismatch${what ? ` for ${what}` : ''}: expected ${expectedSize} bytes, got ${got}`, {
       hint: 'the transfer was cut short or the content is not what the manifest says; retry',
       details: { expected: expectedSize, digest: expected },
     });
+  const update = (chunk: Uint8Array): void => {
+    digester.update(chunk);
+    if (expectedSize !== undefined && digester.size > expectedSize) throw sizeError(`more than that (${digester.size} so far)`);
+  };
+  const result = (): { digest: string; size: number } => {
+    if (expectedSize !== undefined && digester.size !== expectedSize) throw sizeError(String(digester.size));
+    const actual = digester.digest();
+    if (expected !== undefined && actual !== expected) throw mismatch(what, expected, actual);
+    return { digest: actual, size: digester.size };
+  };
   const t = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      digester.update(chunk);
-      if (expectedSize !== undefined && digester.size > expectedSize) {
-        cb(sizeError(`more than that (${digester.size} so far)`));
+      try {
+        update(chunk);
+      } catch (e) {
+        cb(e as Error);
         return;
       }
       cb(null, chunk);
     },
     flush(cb: TransformCallback) {
-      if (expectedSize !== undefined && digester.size !== expectedSize) {
-        cb(sizeError(String(digester.size)));
+      try {
+        result();
+      } catch (e) {
+        cb(e as Error);
         return;
       }
-      const actual = digester.digest();
-      cb(actual === expected ? null : mismatch(what, expected, actual));
+      cb();
     },
   });
-  return Object.assign(t, { digester });
+  return Object.defineProperties(Object.assign(t, { update, result }), {
+    bytes: { get: () => digester.size, enumerable: true },
+  }) as Verifier;
+}
+
+/**
+ * The verifier with an expected digest, as a Transform (older spelling of `createVerifier`): fails the pipeline,
+ * at the end, with DIGEST_MISMATCH, or with SIZE_MISMATCH as soon as more than `expectedSize` bytes arrive or, at
+ * the end, when fewer did.
+ */
+export function digestVerifier(expected: string, expectedSize?: number, what?: string): Verifier {
+  return createVerifier({ digest: expected, ...(expectedSize !== undefined ? { size: expectedSize } : {}), ...(what !== undefined ? { what } : {}) });
 }

@@ -1,4 +1,3 @@
 // The local image store (OCI image layout). Digest and media-type helpers live in src/oci.
 export * from './store.js';
-export { withFileLock, pidAlive } from './lock.js';
 export { REF_NAME_ANNOTATION, DHE_NAME_ANNOTATION } from './types.js';

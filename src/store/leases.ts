@@ -6,13 +6,14 @@
 // Format: the first line is {"pid","host","created","digests":[…]}; every further line a JSON array of digests.
 // (A lease of the older single-document form is the first line alone.)
 
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fsError } from '../errors.js';
+import { tempPath } from '../fs/atomic.js';
 import { trackTemp } from '../fs/cleanup.js';
 import { PRIVATE_FILE_MODE } from '../fs/private.js';
-import { ownerInfo, type OwnerInfo } from './lock.js';
+import type { Trace } from '../trace.js';
+import { ownerDead, ownerInfo, type OwnerInfo } from './lock.js';
 
 export interface Lease {
   readonly id: string;
@@ -25,8 +26,8 @@ export interface Lease {
 type WithLock = <T>(fn: () => Promise<T>) => Promise<T>;
 
 export async function createLease(leaseDir: string, digests: string[], withLock: WithLock): Promise<Lease> {
-  const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
-  const path = join(leaseDir, `${id}.json`);
+  const path = tempPath(leaseDir, '.json');
+  const id = basename(path, '.json');
   const set = new Set(digests);
   const untrack = trackTemp(path);
   let fh: fsp.FileHandle;
@@ -87,7 +88,7 @@ export async function createLease(leaseDir: string, digests: string[], withLock:
 }
 
 /** What a lease file says: its owner and every digest it protects; undefined when it is not a lease (yet). */
-export function parseLease(text: string): { owner: OwnerInfo; digests: string[] } | undefined {
+function parseLease(text: string): { owner: OwnerInfo; digests: string[] } | undefined {
   const lines = text.split('\n');
   let head: (OwnerInfo & { digests?: unknown }) | undefined;
   try {
@@ -110,4 +111,38 @@ export function parseLease(text: string): { owner: OwnerInfo; digests: string[] 
     }
   }
   return { owner: { pid: head.pid, host: head.host }, digests };
+}
+
+/** Lease files that are unreadable (being written, or garbage) are removed only when older than this. */
+export const STALE_AGE_MS = 24 * 3600_000;
+
+/**
+ * The digests live leases in `leaseDir` protect (leaving out the lease `exceptId`). With `removeStale`, leases of
+ * dead processes, and unreadable ones older than a day, are removed on the way.
+ */
+export async function leasedDigests(
+  leaseDir: string,
+  opts: { removeStale: boolean; exceptId?: string; trace: Trace },
+): Promise<Set<string>> {
+  const keep = new Set<string>();
+  const files = await fsp.readdir(leaseDir).catch(() => [] as string[]);
+  for (const f of files) {
+    if (opts.exceptId !== undefined && f === `${opts.exceptId}.json`) continue;
+    const p = join(leaseDir, f);
+    const doc = parseLease(await fsp.readFile(p, 'utf8').catch(() => ''));
+    if (!doc) {
+      const st = await fsp.stat(p).catch(() => null);
+      if (opts.removeStale && st && Date.now() - st.mtimeMs > STALE_AGE_MS) await fsp.unlink(p).catch(() => {});
+      continue;
+    }
+    if (ownerDead(doc.owner)) {
+      if (opts.removeStale) {
+        opts.trace.log(`store: removing lease ${f} of dead process ${doc.owner.pid}`);
+        await fsp.unlink(p).catch(() => {});
+      }
+      continue;
+    }
+    for (const d of doc.digests) keep.add(d);
+  }
+  return keep;
 }

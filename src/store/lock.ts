@@ -25,7 +25,7 @@ export interface LockOptions {
 const HOST = hostname();
 
 /** True when a process with this pid exists on this machine (EPERM means it exists but is not ours). */
-export function pidAlive(pid: number): boolean {
+function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   if (pid === process.pid) return true;
   try {

@@ -1,0 +1,16 @@
+// Size and depth caps for documents read from registries, archives and the local store, in one place. Today only
+// the store reads these; other modules still define their own copies of the same values (see the issue 15 report).
+
+const MiB = 1024 * 1024;
+
+/** Largest manifest or index read (distribution's own limit is 4 MiB). */
+export const MANIFEST_MAX_BYTES = 4 * MiB;
+/** Largest image config read. */
+export const CONFIG_MAX_BYTES = 8 * MiB;
+/**
+ * How deep indexes may nest below the top one: walks that follow the children of indexes read indexes at depths 0
+ * (the top) to INDEX_DEPTH_MAX, so the children they find are at depth INDEX_DEPTH_MAX + 1 at the most.
+ */
+export const INDEX_DEPTH_MAX = 4;
+/** Largest OCI layout index.json (and the store's sources.json) read. */
+export const LAYOUT_INDEX_MAX_BYTES = 64 * MiB;
