@@ -226,8 +226,10 @@ export class RegistryClient {
       this.trace.log(`${this.host} does not speak TLS${this.insecure ? ' (insecure registry)' : ' (loopback)'}: trying plain HTTP`);
       try {
         ping = await this.pingAt('http');
-      } catch {
-        throw e;
+      } catch (plainErr) {
+        // The plain-HTTP try may take another route than the HTTPS one (HTTP_PROXY, not HTTPS_PROXY): when that
+        // route is what failed, it is the error to report; otherwise the first try's says more.
+        throw isDheError(plainErr) && plainErr.code === 'PROXY' ? plainErr : e;
       }
       const body = (ping as PingResult & { body?: string }).body ?? '';
       if (ping.status === 400 && /HTTP request to an HTTPS server/i.test(body)) throw e;
