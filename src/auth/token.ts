@@ -4,7 +4,8 @@
 import type { Transport } from '../transport/http.js';
 import { readLimited } from '../transport/http.js';
 import { isLoopbackHost, isMetadataHost, matchesHostList } from '../transport/hosts.js';
-import { DheError, ExitCode } from '../errors.js';
+import { DheError } from '../errors.js';
+import { isUnreachable } from '../transport/errors.js';
 import type { Credential } from './types.js';
 
 export const TOKEN_BODY_LIMIT = 256 * 1024;
@@ -110,7 +111,7 @@ async function reachRealm<T>(realm: URL, send: () => Promise<T>): Promise<T> {
   try {
     return await send();
   } catch (e) {
-    if (!(e instanceof DheError) || e.exitCode !== ExitCode.NETWORK) throw e;
+    if (!isUnreachable(e)) throw e;
     const where = `${realm.origin}${realm.pathname}`;
     throw new DheError(e.code, `the token server at ${realm.host} is not reachable: ${e.message}`, {
       hint: `the registry sends clients to ${where} for tokens; that service is down or blocked (a firewall or proxy setting for ${realm.host}); try again later or tell the registry's administrator`,

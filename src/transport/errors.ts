@@ -4,7 +4,7 @@ import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { sep } from 'node:path';
-import { DheError } from '../errors.js';
+import { DheError, type ErrorCode } from '../errors.js';
 import { splitHostPort } from './hosts.js';
 import type { HostTls } from './tls.js';
 
@@ -73,6 +73,14 @@ export function looksLikePlainHttp(err: unknown): boolean {
   if (codes.some((c) => NOT_TLS.has(c))) return true;
   const msg = chainMessage(err);
   return /wrong version number|packet length too long|http request/i.test(msg);
+}
+
+/** Codes of a DheError from mapNetworkError: the host (or the proxy to it) could not be reached or stopped answering. */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set<ErrorCode>(['NETWORK', 'CONNECTION_REFUSED', 'DNS', 'TIMEOUT', 'PROXY']);
+
+/** A request that failed on the way (no HTTP answer): classified by DheError.code. */
+export function isUnreachable(err: unknown): err is DheError {
+  return err instanceof DheError && UNREACHABLE_CODES.has(err.code);
 }
 
 export function isRetryableNetworkError(err: unknown): boolean {

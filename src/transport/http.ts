@@ -1,5 +1,5 @@
-// The HTTP layer: one undici dispatcher per host (CAs, client cert, insecure, proxy), retries with backoff and
-// jitter, Retry-After, redirects that keep Authorization on its origin, timeouts, --debug trace lines.
+// The HTTP layer: one undici dispatcher per host (CAs, client cert, insecure, proxy), retries (retry.ts: the one
+// backoff policy, Retry-After), redirects that keep Authorization on its origin, timeouts, --debug trace lines.
 
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,17 +7,13 @@ import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import type { ProxySettings, TlsSettings } from '../config.js';
 import { DheError } from '../errors.js';
 import { redactUrl, silentTrace, type Trace } from '../trace.js';
-import { allCodes, explainTlsError, isRetryableNetworkError, mapNetworkError, probeClientCertRefusal } from './errors.js';
+import { userAgent } from '../version.js';
+import { allCodes, explainTlsError, mapNetworkError, probeClientCertRefusal } from './errors.js';
 import { guardTarget } from './origin-guard.js';
 import { proxyFor } from './proxy.js';
+import { backoffDelay, DEFAULT_RETRY, isRetryable, parseRetryAfter, RETRY_STATUSES, type RetryOptions } from './retry.js';
 import { loadHostTls, type HostTls } from './tls.js';
 
-export interface RetryOptions {
-  attempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  maxRetryAfterMs?: number;
-}
 export interface TimeoutOptions {
   connectMs?: number;
   headersMs?: number;
@@ -66,27 +62,9 @@ export interface HttpResponse {
   retries: number;
 }
 
-export const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-export const DEFAULT_TEXT_LIMIT = 1024 * 1024;
-
-export const DEFAULT_RETRY: Required<RetryOptions> = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8000, maxRetryAfterMs: 60_000 };
-export const DEFAULT_TIMEOUTS: Required<TimeoutOptions> = { connectMs: 15_000, headersMs: 120_000, bodyIdleMs: 60_000 };
-
-/** Retry-After in seconds or as an HTTP date → ms (undefined when absent/invalid). */
-export function parseRetryAfter(v: string | undefined, now = Date.now()): number | undefined {
-  if (!v) return undefined;
-  const t = v.trim();
-  if (/^\d+$/.test(t)) return Number(t) * 1000;
-  const d = Date.parse(t);
-  if (Number.isNaN(d)) return undefined;
-  return Math.max(0, d - now);
-}
-
-export function backoffDelay(attempt: number, r: Required<RetryOptions>, random = Math.random): number {
-  const exp = Math.min(r.maxDelayMs, r.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + random() * (exp / 2));
-}
+const DEFAULT_TEXT_LIMIT = 1024 * 1024;
+const DEFAULT_TIMEOUTS: Required<TimeoutOptions> = { connectMs: 15_000, headersMs: 120_000, bodyIdleMs: 60_000 };
 
 function headerOf(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = h[name.toLowerCase()];
@@ -139,7 +117,7 @@ export class Transport {
     this.tlsSettings = opts.tls;
     this.proxySettings = opts.proxy;
     this.trace = opts.trace ?? silentTrace;
-    this.userAgent = opts.userAgent ?? 'dhe-cli';
+    this.userAgent = opts.userAgent ?? userAgent();
     this.retry = { ...DEFAULT_RETRY, ...stripUndefined(opts.retry ?? {}) };
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...stripUndefined(opts.timeouts ?? {}) };
   }
@@ -243,7 +221,7 @@ export class Transport {
             throw (await explainTlsError(e, url.host, { tls, probe: false }))!;
           }
         }
-        const retryable = canRetry && isRetryableNetworkError(err) && attempt < r.attempts;
+        const retryable = canRetry && isRetryable(err) && attempt < r.attempts;
         this.trace.log(`HTTP ${method} ${redactUrl(url.href)} failed after ${ms} ms: ${describe(err)}${retryable ? '' : ' (not retried)'}`);
         if (retryable) {
           const delay = backoffDelay(attempt, r);
