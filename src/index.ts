@@ -5,7 +5,7 @@ export * from './trace.js';
 export * from './reference/index.js';
 export * from './oci/index.js';
 export { ImageStore, type StoredImage, type VerifyReport, type Lease, type WriteBlobResult } from './store/index.js';
-export { RegistryClient, createRegistryClient, type RegistryClientOptions, type PingResult } from './registry/index.js';
+export { RegistryClient, type RegistryClientOptions, type PingResult } from './registry/index.js';
 export type { Credential, CredentialProvider } from './auth/types.js';
 export { pullImage, type PullOptions, type PullResult } from './transfer/pull.js';
 export { pushImage, type PushOptions, type PushResult } from './transfer/push.js';

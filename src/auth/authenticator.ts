@@ -5,26 +5,14 @@ import { DheError } from '../errors.js';
 import type { Trace } from '../trace.js';
 import type { Transport } from '../transport/http.js';
 import { isLoopbackHost, matchesHostList } from '../transport/hosts.js';
+import { parseUrl } from '../transport/origin-guard.js';
 import { findChallenge, scopesCover, unionScopes, type Challenge } from './challenge.js';
 import { fetchToken, tokenFresh, type RealmPolicy, type TokenResult } from './token.js';
 import type { Credential, CredentialProvider } from './types.js';
 
 function realmOrigin(realm: string | undefined): string | undefined {
-  if (!realm) return undefined;
-  try {
-    const u = new URL(realm);
-    return u.protocol === 'https:' || u.protocol === 'http:' ? u.origin : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function hostOf(origin: string): string | undefined {
-  try {
-    return new URL(origin).host;
-  } catch {
-    return undefined;
-  }
+  const u = realm ? parseUrl(realm) : undefined;
+  return u && (u.protocol === 'https:' || u.protocol === 'http:') ? u.origin : undefined;
 }
 
 export interface AuthenticatorOptions {
@@ -80,7 +68,7 @@ export class Authenticator {
     if (this.pinnedRealm === undefined) {
       // A realm first named after a Basic challenge (or none at all) must be on the registry's own host.
       const after = this.challenge?.scheme;
-      if (after === 'basic' && this.o.home && hostOf(origin) !== this.o.home.toLowerCase()) this.refuseMove('Basic authentication', origin);
+      if (after === 'basic' && this.o.home && parseUrl(origin)?.host !== this.o.home.toLowerCase()) this.refuseMove('Basic authentication', origin);
       this.pinnedRealm = origin;
       return;
     }

@@ -10,7 +10,7 @@ export interface Challenge {
   token68?: string;
 }
 
-export const MAX_HEADER = 64 * 1024;
+const MAX_HEADER = 64 * 1024;
 export const MAX_VALUE = 16 * 1024;
 const MAX_CHALLENGES = 16;
 const MAX_PARAMS = 64;
@@ -20,6 +20,78 @@ const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*/;
 
 function isWs(c: string | undefined): boolean {
   return c === ' ' || c === '\t' || c === '\r' || c === '\n';
+}
+
+/** A position in a header value, and the lexical pieces of RFC 7235 read from there. */
+class Scanner {
+  i = 0;
+  readonly n: number;
+
+  constructor(readonly s: string) {
+    this.n = s.length;
+  }
+
+  /** The character at the position. */
+  at(): string | undefined {
+    return this.s[this.i];
+  }
+
+  done(): boolean {
+    return this.i >= this.n;
+  }
+
+  skipWs(): void {
+    while (this.i < this.n && isWs(this.s[this.i])) this.i++;
+  }
+
+  /** White space and commas (empty list elements). */
+  skipSeparators(): void {
+    while (this.i < this.n && (isWs(this.s[this.i]) || this.s[this.i] === ',')) this.i++;
+  }
+
+  /** Garbage: up to the next comma. */
+  skipToComma(): void {
+    while (this.i < this.n && this.s[this.i] !== ',') this.i++;
+  }
+
+  token(): string {
+    const start = this.i;
+    while (this.i < this.n && TCHAR.test(this.s[this.i]!)) this.i++;
+    return this.s.slice(start, this.i);
+  }
+
+  /** A quoted-string (at '"'), unescaped, cut at MAX_VALUE; unterminated: what there is, up to the end. */
+  quoted(): string {
+    const { s, n } = this;
+    this.i++;
+    let v = '';
+    let truncated = false;
+    while (this.i < n) {
+      const c = s[this.i]!;
+      if (c === '\\' && this.i + 1 < n) {
+        if (!truncated) v += s[this.i + 1];
+        this.i += 2;
+      } else if (c === '"') {
+        this.i++;
+        return v;
+      } else {
+        if (!truncated) v += c;
+        this.i++;
+      }
+      if (v.length > MAX_VALUE) {
+        v = v.slice(0, MAX_VALUE);
+        truncated = true;
+      }
+    }
+    return v;
+  }
+
+  /** A token value: up to a comma or white space, cut at MAX_VALUE. */
+  bare(): string {
+    const start = this.i;
+    while (this.i < this.n && this.s[this.i] !== ',' && !isWs(this.s[this.i])) this.i++;
+    return this.s.slice(start, Math.min(this.i, start + MAX_VALUE));
+  }
 }
 
 /** Parses one or several WWW-Authenticate header values (an array is joined as separate challenges). */
@@ -32,110 +104,69 @@ export function parseWwwAuthenticate(header: string | string[] | undefined | nul
     }
     return out;
   }
-  const s = header.length > MAX_HEADER ? header.slice(0, MAX_HEADER) : header;
-  const n = s.length;
-  let i = 0;
+  const sc = new Scanner(header.length > MAX_HEADER ? header.slice(0, MAX_HEADER) : header);
   const out: Challenge[] = [];
-
-  const skipWs = () => {
-    while (i < n && isWs(s[i])) i++;
-  };
-  const readToken = (): string => {
-    const start = i;
-    while (i < n && TCHAR.test(s[i]!)) i++;
-    return s.slice(start, i);
-  };
-  const readQuoted = (): string => {
-    // s[i] === '"'
-    i++;
-    let v = '';
-    let truncated = false;
-    while (i < n) {
-      const c = s[i]!;
-      if (c === '\\' && i + 1 < n) {
-        if (!truncated) v += s[i + 1];
-        i += 2;
-      } else if (c === '"') {
-        i++;
-        return v;
-      } else {
-        if (!truncated) v += c;
-        i++;
-      }
-      if (v.length > MAX_VALUE) {
-        v = v.slice(0, MAX_VALUE);
-        truncated = true;
-      }
-    }
-    return v; // unterminated: what we have, up to the end
-  };
-
-  while (i < n && out.length < MAX_CHALLENGES) {
-    while (i < n && (isWs(s[i]) || s[i] === ',')) i++;
-    if (i >= n) break;
-    const scheme = readToken();
+  while (!sc.done() && out.length < MAX_CHALLENGES) {
+    sc.skipSeparators();
+    if (sc.done()) break;
+    const scheme = sc.token();
     if (!scheme) {
       // Not a token: skip to the next comma (garbage between challenges).
-      while (i < n && s[i] !== ',') i++;
+      sc.skipToComma();
       continue;
     }
     const ch: Challenge = { scheme: scheme.toLowerCase(), params: Object.create(null) as Record<string, string> };
     out.push(ch);
-    skipWs();
-    // token68: "Scheme abc123==" followed by the end or a comma.
-    if (i > 0 && isWs(s[i - 1])) {
-      const m = TOKEN68.exec(s.slice(i, i + MAX_VALUE + 64));
-      if (m) {
-        let j = i + m[0].length;
-        while (j < n && isWs(s[j])) j++;
-        if (j >= n || s[j] === ',') {
-          ch.token68 = m[0].slice(0, MAX_VALUE);
-          i = j;
-          continue;
-        }
-      }
-    }
-    // auth-params
-    let count = 0;
-    for (;;) {
-      const save = i;
-      while (i < n && (isWs(s[i]) || s[i] === ',')) i++;
-      if (i >= n) break;
-      const name = readToken();
-      if (!name) {
-        // garbage: skip to next comma
-        while (i < n && s[i] !== ',') i++;
-        if (i >= n) break;
-        continue;
-      }
-      skipWs();
-      if (s[i] !== '=') {
-        // start of the next challenge
-        i = save;
-        break;
-      }
-      i++; // '='
-      skipWs();
-      let value: string;
-      if (s[i] === '"') value = readQuoted();
-      else {
-        const start = i;
-        while (i < n && s[i] !== ',' && !isWs(s[i])) i++;
-        value = s.slice(start, Math.min(i, start + MAX_VALUE));
-      }
-      const key = name.toLowerCase();
-      if (count < MAX_PARAMS && !(key in ch.params)) {
-        ch.params[key] = value;
-        count++;
-      }
-      skipWs();
-      if (i < n && s[i] !== ',') {
-        // junk after a value: skip to the next comma
-        while (i < n && s[i] !== ',') i++;
-      }
-    }
+    sc.skipWs();
+    if (!readToken68(sc, ch)) readParams(sc, ch);
   }
   return out;
+}
+
+/** token68: "Scheme abc123==" followed by the end or a comma. */
+function readToken68(sc: Scanner, ch: Challenge): boolean {
+  const { s, n, i } = sc;
+  if (!(i > 0 && isWs(s[i - 1]))) return false;
+  const m = TOKEN68.exec(s.slice(i, i + MAX_VALUE + 64));
+  if (!m) return false;
+  let j = i + m[0].length;
+  while (j < n && isWs(s[j])) j++;
+  if (j < n && s[j] !== ',') return false;
+  ch.token68 = m[0].slice(0, MAX_VALUE);
+  sc.i = j;
+  return true;
+}
+
+/** auth-params up to the start of the next challenge (a token not followed by '='). */
+function readParams(sc: Scanner, ch: Challenge): void {
+  let count = 0;
+  for (;;) {
+    const save = sc.i;
+    sc.skipSeparators();
+    if (sc.done()) break;
+    const name = sc.token();
+    if (!name) {
+      sc.skipToComma();
+      if (sc.done()) break;
+      continue;
+    }
+    sc.skipWs();
+    if (sc.at() !== '=') {
+      sc.i = save;
+      break;
+    }
+    sc.i++; // '='
+    sc.skipWs();
+    const value = sc.at() === '"' ? sc.quoted() : sc.bare();
+    const key = name.toLowerCase();
+    if (count < MAX_PARAMS && !(key in ch.params)) {
+      ch.params[key] = value;
+      count++;
+    }
+    sc.skipWs();
+    // junk after a value: skip to the next comma
+    if (!sc.done() && sc.at() !== ',') sc.skipToComma();
+  }
 }
 
 export function findChallenge(challenges: Challenge[], scheme: string): Challenge | undefined {

@@ -4,13 +4,14 @@
 import type { Transport } from '../transport/http.js';
 import { readLimited } from '../transport/http.js';
 import { isLoopbackHost, isMetadataHost, matchesHostList } from '../transport/hosts.js';
-import { DheError, ExitCode } from '../errors.js';
+import { DheError } from '../errors.js';
+import { isUnreachable } from '../transport/errors.js';
 import type { Credential } from './types.js';
 
 export const TOKEN_BODY_LIMIT = 256 * 1024;
-export const DEFAULT_TOKEN_LIFETIME_S = 60;
-export const MAX_TOKEN_LIFETIME_S = 366 * 24 * 3600;
-export const CLIENT_ID = 'dhe-cli';
+const DEFAULT_TOKEN_LIFETIME_S = 60;
+const MAX_TOKEN_LIFETIME_S = 366 * 24 * 3600;
+const CLIENT_ID = 'dhe-cli';
 
 export interface TokenResult {
   token: string;
@@ -110,7 +111,7 @@ async function reachRealm<T>(realm: URL, send: () => Promise<T>): Promise<T> {
   try {
     return await send();
   } catch (e) {
-    if (!(e instanceof DheError) || e.exitCode !== ExitCode.NETWORK) throw e;
+    if (!isUnreachable(e)) throw e;
     const where = `${realm.origin}${realm.pathname}`;
     throw new DheError(e.code, `the token server at ${realm.host} is not reachable: ${e.message}`, {
       hint: `the registry sends clients to ${where} for tokens; that service is down or blocked (a firewall or proxy setting for ${realm.host}); try again later or tell the registry's administrator`,
@@ -133,24 +134,12 @@ export async function fetchToken(transport: Transport, req: TokenRequest, policy
   const usePost = !!refresh || (req.passwordGrant && hasPassword);
   let res;
   if (usePost) {
-    const form = new URLSearchParams();
-    if (refresh) {
-      form.set('grant_type', 'refresh_token');
-      form.set('refresh_token', refresh);
-    } else {
-      form.set('grant_type', 'password');
-      form.set('username', cred!.username!);
-      form.set('password', cred!.password!);
-    }
-    if (req.service) form.set('service', req.service);
-    if (req.scopes.length) form.set('scope', req.scopes.join(' '));
-    form.set('client_id', CLIENT_ID);
-    if (req.offlineToken || !refresh) form.set('access_type', 'offline');
+    const body = tokenForm(req, refresh).toString();
     res = await reachRealm(realm, () => transport.request({
       method: 'POST',
       url: realm,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: form.toString(),
+      body,
       retry: true,
       followRedirects: false,
       signal: req.signal,
@@ -161,36 +150,12 @@ export async function fetchToken(transport: Transport, req: TokenRequest, policy
       return fetchToken(transport, { ...req, passwordGrant: false, credential: { username: cred!.username, password: cred!.password } }, policy);
     }
   } else {
-    const u = new URL(realm);
-    if (req.service) u.searchParams.set('service', req.service);
-    for (const s of req.scopes) u.searchParams.append('scope', s);
-    if (req.offlineToken) {
-      u.searchParams.set('offline_token', 'true');
-      u.searchParams.set('client_id', CLIENT_ID);
-    }
-    res = await reachRealm(realm, () => transport.request({
-      method: 'GET',
-      url: u,
-      headers: hasPassword ? { authorization: basic(cred!) } : {},
-      signal: req.signal,
-    }));
+    const url = tokenUrl(realm, req);
+    res = await reachRealm(realm, () => transport.request({ method: 'GET', url, headers: hasPassword ? { authorization: basic(cred!) } : {}, signal: req.signal }));
   }
 
   const raw = (await readLimited(res.body, TOKEN_BODY_LIMIT, `token response from ${realm.host}`)).toString('utf8');
-  if (res.status === 401 || res.status === 403 || (res.status === 400 && usePost)) {
-    const said = words(raw);
-    if (withSecrets) {
-      const who = refresh ? 'the stored refresh token' : `the credentials for ${cred?.username}`;
-      throw new DheError('BAD_CREDENTIALS', `the token server at ${realm.host} rejected ${who}${said ? `: ${said}` : ''}`, {
-        hint: refresh ? `log in again: ${loginCommand(req.registry)}` : `check the user name and password: ${loginCommand(req.registry)}`,
-        details: { status: res.status, realm: realm.origin, ...(req.registry ? { registry: req.registry } : {}) },
-      });
-    }
-    throw new DheError('UNAUTHORIZED', `the token server at ${realm.host} refused anonymous access${said ? `: ${said}` : ''}`, {
-      hint: `log in first: ${loginCommand(req.registry)}`,
-      details: { status: res.status, realm: realm.origin, ...(req.registry ? { registry: req.registry } : {}) },
-    });
-  }
+  if (res.status === 401 || res.status === 403 || (res.status === 400 && usePost)) throw refusal(res.status, raw, realm, req, withSecrets);
   if (res.status < 200 || res.status >= 300) {
     const said = words(raw);
     throw new DheError(res.status >= 500 ? 'SERVER_ERROR' : 'TOKEN_ERROR', `the token server at ${realm.host} answered ${res.status}${said ? `: ${said}` : ''}`, {
@@ -198,6 +163,59 @@ export async function fetchToken(transport: Transport, req: TokenRequest, policy
       details: { status: res.status, realm: realm.origin },
     });
   }
+  return tokenResult(raw, realm, req.scopes, issuedAt);
+}
+
+/** The OAuth2 form: grant_type=refresh_token with the stored refresh token, else grant_type=password. */
+function tokenForm(req: TokenRequest, refresh: string | undefined): URLSearchParams {
+  const form = new URLSearchParams();
+  if (refresh) {
+    form.set('grant_type', 'refresh_token');
+    form.set('refresh_token', refresh);
+  } else {
+    form.set('grant_type', 'password');
+    form.set('username', req.credential!.username!);
+    form.set('password', req.credential!.password!);
+  }
+  if (req.service) form.set('service', req.service);
+  if (req.scopes.length) form.set('scope', req.scopes.join(' '));
+  form.set('client_id', CLIENT_ID);
+  if (req.offlineToken || !refresh) form.set('access_type', 'offline');
+  return form;
+}
+
+/** The docker token GET: realm?service=&scope=…(&offline_token=true&client_id=). */
+function tokenUrl(realm: URL, req: TokenRequest): URL {
+  const u = new URL(realm);
+  if (req.service) u.searchParams.set('service', req.service);
+  for (const s of req.scopes) u.searchParams.append('scope', s);
+  if (req.offlineToken) {
+    u.searchParams.set('offline_token', 'true');
+    u.searchParams.set('client_id', CLIENT_ID);
+  }
+  return u;
+}
+
+/** A 401 / 403 (or a 400 to a POST): the credentials or refresh token were rejected, or anonymous access was. */
+function refusal(status: number, raw: string, realm: URL, req: TokenRequest, withSecrets: boolean): DheError {
+  const said = words(raw);
+  const details = { status, realm: realm.origin, ...(req.registry ? { registry: req.registry } : {}) };
+  if (withSecrets) {
+    const refresh = req.credential?.identityToken;
+    const who = refresh ? 'the stored refresh token' : `the credentials for ${req.credential?.username}`;
+    return new DheError('BAD_CREDENTIALS', `the token server at ${realm.host} rejected ${who}${said ? `: ${said}` : ''}`, {
+      hint: refresh ? `log in again: ${loginCommand(req.registry)}` : `check the user name and password: ${loginCommand(req.registry)}`,
+      details,
+    });
+  }
+  return new DheError('UNAUTHORIZED', `the token server at ${realm.host} refused anonymous access${said ? `: ${said}` : ''}`, {
+    hint: `log in first: ${loginCommand(req.registry)}`,
+    details,
+  });
+}
+
+/** The token of a 2xx body (`token` or `access_token`), its lifetime bounded, and a refresh token if any. */
+function tokenResult(raw: string, realm: URL, scopes: string[], issuedAt: number): TokenResult {
   let j: Record<string, unknown>;
   try {
     j = JSON.parse(raw) as Record<string, unknown>;
@@ -217,7 +235,7 @@ export async function fetchToken(transport: Transport, req: TokenRequest, policy
       ? Math.min(Math.max(j.expires_in, 1), MAX_TOKEN_LIFETIME_S)
       : DEFAULT_TOKEN_LIFETIME_S;
   const refreshToken = typeof j.refresh_token === 'string' && j.refresh_token ? j.refresh_token : undefined;
-  return { token, issuedAt, expiresAt: issuedAt + life * 1000, refreshToken, scopes: req.scopes };
+  return { token, issuedAt, expiresAt: issuedAt + life * 1000, refreshToken, scopes };
 }
 
 /** True while a token is usable: not within the last 20 % (at most 30 s) of its lifetime. */

@@ -19,7 +19,7 @@ export interface ListingLimits {
   maxPages: number;
 }
 
-export const DEFAULT_LISTING_LIMITS: ListingLimits = {
+const DEFAULT_LISTING_LIMITS: ListingLimits = {
   maxEntries: 1_000_000,
   maxPageBytes: 16 * 1024 * 1024,
   maxTotalBytes: 64 * 1024 * 1024,

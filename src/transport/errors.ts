@@ -1,10 +1,10 @@
 // Node/undici failures → DheError with a message naming the host and a hint saying what to do.
 
-import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { sep } from 'node:path';
-import { DheError } from '../errors.js';
+import { DheError, type ErrorCode } from '../errors.js';
 import { splitHostPort } from './hosts.js';
 import type { HostTls } from './tls.js';
 
@@ -30,7 +30,7 @@ const CLIENT_CERT = new Set([
 /** Errors that say "the port speaks plain HTTP, not TLS". */
 const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
 
-export const RETRYABLE_NETWORK_CODES = new Set([
+const RETRYABLE_NETWORK_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'EPIPE',
@@ -59,7 +59,7 @@ export function allCodes(err: unknown): string[] {
   return out;
 }
 
-export function isTlsVerificationError(err: unknown): boolean {
+function isTlsVerificationError(err: unknown): boolean {
   return allCodes(err).some((c) => UNKNOWN_AUTHORITY.has(c) || HOSTNAME.has(c) || c === 'CERT_HAS_EXPIRED' || c === 'CERT_NOT_YET_VALID');
 }
 
@@ -73,6 +73,14 @@ export function looksLikePlainHttp(err: unknown): boolean {
   if (codes.some((c) => NOT_TLS.has(c))) return true;
   const msg = chainMessage(err);
   return /wrong version number|packet length too long|http request/i.test(msg);
+}
+
+/** Codes of a DheError from mapNetworkError: the host (or the proxy to it) could not be reached or stopped answering. */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set<ErrorCode>(['NETWORK', 'CONNECTION_REFUSED', 'DNS', 'TIMEOUT', 'PROXY']);
+
+/** A request that failed on the way (no HTTP answer): classified by DheError.code. */
+export function isUnreachable(err: unknown): err is DheError {
+  return err instanceof DheError && UNREACHABLE_CODES.has(err.code);
 }
 
 export function isRetryableNetworkError(err: unknown): boolean {
@@ -104,7 +112,7 @@ function tildify(p: string): string {
  * the first one, plus /etc/docker/certs.d when it is searched too.
  * `file` is "ca.crt" or "" (the folder itself, for client.cert and client.key).
  */
-export function certsDPlaces(hostport: string, file: string, certsDirs?: readonly string[]): string {
+function certsDPlaces(hostport: string, file: string, certsDirs?: readonly string[]): string {
   // No list (or an empty one, from a library caller): docker's default places.
   const dirs = certsDirs?.length ? certsDirs : ['~/.dhe-cli/certs.d', DOCKER_CERTS_D];
   const at = (base: string) => `${tildify(base).replace(/\/+$/, '')}/${hostport}/${file}`;
@@ -114,7 +122,7 @@ export function certsDPlaces(hostport: string, file: string, certsDirs?: readonl
   return docker !== undefined ? `${at(first)} (or ${at(docker)})` : at(first);
 }
 
-export function tlsHint(hostport: string, certsDirs?: readonly string[]): string {
+function tlsHint(hostport: string, certsDirs?: readonly string[]): string {
   const place = certsDPlaces(hostport, 'ca.crt', certsDirs);
   return `trust the registry's CA: pass it with --ca-cert FILE${place ? `, or put it at ${place}` : ''}; as a last resort --insecure-registry ${hostport}`;
 }
@@ -160,27 +168,32 @@ function certInfo(c: PeerCertificate | undefined): PeerCertInfo | undefined {
   };
 }
 
-/** Connects without verification and returns the server's certificate facts (undefined on failure). */
-export function probePeerCertificate(hostport: string, timeoutMs = 5000): Promise<PeerCertInfo | undefined> {
+/**
+ * A TLS connection to hostport without verification (`extra`: CAs, a client certificate), handed to `watch` with
+ * `finish`, which closes it and resolves; undefined after `timeoutMs` or on a connection error `watch` leaves alone.
+ */
+function tlsProbe<T>(hostport: string, extra: ConnectionOptions, timeoutMs: number, watch: (sock: TLSSocket, finish: (v: T | undefined) => void) => void): Promise<T | undefined> {
   const { host, port } = splitHostPort(hostport);
   return new Promise((resolve) => {
     let done = false;
-    const finish = (v: PeerCertInfo | undefined) => {
+    const finish = (v: T | undefined) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       sock.destroy();
       resolve(v);
     };
-    const sock = tlsConnect({
-      host,
-      port: port ?? 443,
-      servername: isIP(host) ? undefined : host,
-      rejectUnauthorized: false,
-    });
+    const sock = tlsConnect({ host, port: port ?? 443, servername: isIP(host) ? undefined : host, rejectUnauthorized: false, ...extra });
     const timer = setTimeout(() => finish(undefined), timeoutMs);
-    sock.once('secureConnect', () => finish(certInfo(sock.getPeerCertificate(false))));
+    watch(sock, finish);
     sock.once('error', () => finish(undefined));
+  });
+}
+
+/** Connects without verification and returns the server's certificate facts (undefined on failure). */
+function probePeerCertificate(hostport: string, timeoutMs = 5000): Promise<PeerCertInfo | undefined> {
+  return tlsProbe<PeerCertInfo>(hostport, {}, timeoutMs, (sock, finish) => {
+    sock.once('secureConnect', () => finish(certInfo(sock.getPeerCertificate(false))));
   });
 }
 
@@ -343,29 +356,13 @@ function redactProxy(p: string): string {
  * acceptable client certificate (TLS 1.3 servers only say so after the handshake). undefined otherwise.
  */
 export function probeClientCertRefusal(hostport: string, tls?: HostTls, timeoutMs = 5000): Promise<string | undefined> {
-  const { host, port } = splitHostPort(hostport);
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (v: string | undefined) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(v);
-    };
-    const sock = tlsConnect({
-      host,
-      port: port ?? 443,
-      servername: isIP(host) ? undefined : host,
-      rejectUnauthorized: false,
-      ...(tls?.ca ? { ca: tls.ca } : {}),
-      ...(tls?.cert ? { cert: tls.cert, key: tls.key } : {}),
-    });
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
+  const extra: ConnectionOptions = { ...(tls?.ca ? { ca: tls.ca } : {}), ...(tls?.cert ? { cert: tls.cert, key: tls.key } : {}) };
+  return tlsProbe<string>(hostport, extra, timeoutMs, (sock, finish) => {
     sock.once('secureConnect', () => {
       sock.write(`GET /v2/ HTTP/1.1\r\nHost: ${hostport}\r\nConnection: close\r\n\r\n`);
     });
     sock.once('data', () => finish(undefined));
+    // before tlsProbe's own 'error' listener: the alert code is the answer
     sock.once('error', (e: NodeJS.ErrnoException) => finish(e.code && CLIENT_CERT.has(e.code) ? e.code : undefined));
     sock.once('close', () => finish(undefined));
   });

@@ -14,7 +14,7 @@ export function splitHostPort(hostport: string): { host: string; port?: number }
 }
 
 /** The 16 bytes of an IPv6 address (any spelling: "::", embedded dotted IPv4), or undefined. */
-export function ipv6Bytes(addr: string): number[] | undefined {
+function ipv6Bytes(addr: string): number[] | undefined {
   const h = addr.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
   if (isIP(h) !== 6) return undefined;
   let text = h;
@@ -92,17 +92,4 @@ export function matchesHostList(list: readonly string[], hostport: string): bool
     if (p.port === undefined || p.port === port) return true;
   }
   return false;
-}
-
-/** host:port of a URL as used for certs.d folders and pools ("example.com" for the default https port). */
-export function urlHostPort(u: URL): string {
-  return u.host; // URL.host omits default ports and keeps brackets for IPv6
-}
-
-export function sameOrigin(a: string | URL, b: string | URL): boolean {
-  try {
-    return new URL(a).origin === new URL(b).origin;
-  } catch {
-    return false;
-  }
 }

@@ -1,5 +1,5 @@
-// The HTTP layer: one undici dispatcher per host (CAs, client cert, insecure, proxy), retries with backoff and
-// jitter, Retry-After, redirects that keep Authorization on its origin, timeouts, --debug trace lines.
+// The HTTP layer: one undici dispatcher per host (CAs, client cert, insecure, proxy), retries (retry.ts: the one
+// backoff policy, Retry-After), redirects that keep Authorization on its origin, timeouts, --debug trace lines.
 
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,17 +7,13 @@ import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import type { ProxySettings, TlsSettings } from '../config.js';
 import { DheError } from '../errors.js';
 import { redactUrl, silentTrace, type Trace } from '../trace.js';
-import { allCodes, explainTlsError, isRetryableNetworkError, mapNetworkError, probeClientCertRefusal } from './errors.js';
+import { userAgent } from '../version.js';
+import { allCodes, explainTlsError, mapNetworkError, probeClientCertRefusal } from './errors.js';
 import { guardTarget } from './origin-guard.js';
 import { proxyFor } from './proxy.js';
+import { backoffDelay, DEFAULT_RETRY, isRetryable, parseRetryAfter, RETRY_STATUSES, type RetryOptions } from './retry.js';
 import { loadHostTls, type HostTls } from './tls.js';
 
-export interface RetryOptions {
-  attempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  maxRetryAfterMs?: number;
-}
 export interface TimeoutOptions {
   connectMs?: number;
   headersMs?: number;
@@ -66,27 +62,10 @@ export interface HttpResponse {
   retries: number;
 }
 
-export const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
-export const DEFAULT_TEXT_LIMIT = 1024 * 1024;
-
-export const DEFAULT_RETRY: Required<RetryOptions> = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8000, maxRetryAfterMs: 60_000 };
-export const DEFAULT_TIMEOUTS: Required<TimeoutOptions> = { connectMs: 15_000, headersMs: 120_000, bodyIdleMs: 60_000 };
-
-/** Retry-After in seconds or as an HTTP date → ms (undefined when absent/invalid). */
-export function parseRetryAfter(v: string | undefined, now = Date.now()): number | undefined {
-  if (!v) return undefined;
-  const t = v.trim();
-  if (/^\d+$/.test(t)) return Number(t) * 1000;
-  const d = Date.parse(t);
-  if (Number.isNaN(d)) return undefined;
-  return Math.max(0, d - now);
-}
-
-export function backoffDelay(attempt: number, r: Required<RetryOptions>, random = Math.random): number {
-  const exp = Math.min(r.maxDelayMs, r.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + random() * (exp / 2));
-}
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const DEFAULT_TEXT_LIMIT = 1024 * 1024;
+const DEFAULT_TIMEOUTS: Required<TimeoutOptions> = { connectMs: 15_000, headersMs: 120_000, bodyIdleMs: 60_000 };
 
 function headerOf(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = h[name.toLowerCase()];
@@ -139,7 +118,7 @@ export class Transport {
     this.tlsSettings = opts.tls;
     this.proxySettings = opts.proxy;
     this.trace = opts.trace ?? silentTrace;
-    this.userAgent = opts.userAgent ?? 'dhe-cli';
+    this.userAgent = opts.userAgent ?? userAgent();
     this.retry = { ...DEFAULT_RETRY, ...stripUndefined(opts.retry ?? {}) };
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...stripUndefined(opts.timeouts ?? {}) };
   }
@@ -207,103 +186,119 @@ export class Transport {
     let redirects = 0;
     let attempt = 1;
     for (;;) {
-      const headers: Record<string, string> = { 'user-agent': this.userAgent };
-      for (const [k, v] of Object.entries(req.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
-      if (left || url.origin !== origin) {
-        left = true;
-        delete headers.authorization;
-        delete headers.cookie;
-      }
+      left ||= url.origin !== origin;
+      const headers = this.headersFor(req, method, left);
       const len = bodyLength(req.body);
-      if (len !== undefined && method !== 'GET' && method !== 'HEAD' && headers['content-length'] === undefined) headers['content-length'] = String(len);
       const started = Date.now();
+      const via: { proxy?: string } = {};
       let res: Dispatcher.ResponseData;
-      let proxy: string | undefined;
       try {
-        const disp = await this.dispatcherFor(url);
-        proxy = disp.proxy;
-        res = await request(url, {
-          method: method as Dispatcher.HttpMethod,
-          headers,
-          body: req.body as Dispatcher.DispatchOptions['body'],
-          dispatcher: disp.d,
-          signal: req.signal,
-          headersTimeout: this.timeouts.headersMs,
-          bodyTimeout: req.bodyIdleMs ?? this.timeouts.bodyIdleMs,
-        });
+        res = await this.dispatch(url, method, headers, req, via);
       } catch (err) {
-        const ms = Date.now() - started;
-        if (req.signal?.aborted) throw new DheError('INTERRUPTED', `request to ${url.host} was cancelled`, { cause: err });
-        if (url.protocol === 'https:' && allCodes(err).some((c) => c === 'UND_ERR_SOCKET' || c === 'ECONNRESET')) {
-          const refused = await this.clientCertRefusal(url.host);
-          if (refused) {
-            const tls = await this.hostTls(url.host).catch(() => undefined);
-            const e = Object.assign(new Error(`the server closed the connection with TLS alert ${refused}`), { code: refused, cause: err });
-            this.trace.log(`HTTP ${method} ${redactUrl(url.href)}: ${url.host} refused the TLS client certificate (${refused})`);
-            throw (await explainTlsError(e, url.host, { tls, probe: false }))!;
-          }
-        }
-        const retryable = canRetry && isRetryableNetworkError(err) && attempt < r.attempts;
-        this.trace.log(`HTTP ${method} ${redactUrl(url.href)} failed after ${ms} ms: ${describe(err)}${retryable ? '' : ' (not retried)'}`);
-        if (retryable) {
-          const delay = backoffDelay(attempt, r);
-          this.trace.log(`retry ${attempt}/${r.attempts - 1} of ${method} ${redactUrl(url.href)} in ${delay} ms after ${describe(err)}`);
-          await this.wait(delay, req.signal);
-          attempt++;
-          continue;
-        }
-        if (err instanceof DheError) throw err;
-        const tls = url.protocol === 'https:' ? await this.hostTls(url.host).catch(() => undefined) : undefined;
-        const explained = url.protocol === 'https:' ? await explainTlsError(err, url.host, { tls }) : undefined;
-        throw explained ?? mapNetworkError(err, { host: url.host, proxy, timeouts: this.timeouts });
-      }
-      const ms = Date.now() - started;
-      const h = res.headers as Record<string, string | string[] | undefined>;
-      this.trace.log(
-        `HTTP ${method} ${redactUrl(url.href)} → ${res.statusCode} (${ms} ms${h['content-length'] !== undefined ? `, ${h['content-length']} B` : ''}${len ? `, sent ${len} B` : ''})`,
-      );
-      if (follow && [301, 302, 303, 307, 308].includes(res.statusCode) && headerOf(h, 'location')) {
-        await res.body.dump().catch(() => undefined);
-        if (++redirects > 10) throw new DheError('PROTOCOL', `too many redirects from ${url.host}`, { hint: 'the registry or its storage is misconfigured' });
-        let next: URL;
-        try {
-          next = new URL(headerOf(h, 'location')!, url);
-        } catch {
-          throw new DheError('PROTOCOL', `${url.host} sent a redirect that is not a URL`, { hint: 'the registry or its storage is misconfigured' });
-        }
-        // http(s) only, and never to a link-local / metadata address on another origin (every hop is checked).
-        guardTarget(next, url, 'a redirect');
-        this.trace.log(`redirect to ${redactUrl(next.href)}${next.origin !== origin ? ' (another origin: Authorization not sent)' : ''}`);
-        url = next;
+        const failed = await this.failure(err, url, method, Date.now() - started, canRetry && attempt < r.attempts, req.signal, via.proxy);
+        if (failed) throw failed;
+        const delay = backoffDelay(attempt, r);
+        this.trace.log(`retry ${attempt}/${r.attempts - 1} of ${method} ${redactUrl(url.href)} in ${delay} ms after ${describe(err)}`);
+        await this.wait(delay, req.signal);
+        attempt++;
         continue;
       }
-      if (RETRY_STATUSES.has(res.statusCode) && canRetry && attempt < r.attempts) {
-        const ra = parseRetryAfter(headerOf(h, 'retry-after'));
-        if (ra === undefined || ra <= r.maxRetryAfterMs) {
-          const delay = ra ?? backoffDelay(attempt, r);
-          await res.body.dump().catch(() => undefined);
-          this.trace.log(`retry ${attempt}/${r.attempts - 1} of ${method} ${redactUrl(url.href)} in ${delay} ms after ${res.statusCode}${ra !== undefined ? ' (Retry-After)' : ''}`);
-          await this.wait(delay, req.signal);
-          attempt++;
-          continue;
-        }
-        this.trace.log(`not retrying: Retry-After ${Math.round(ra / 1000)} s is above the ${Math.round(r.maxRetryAfterMs / 1000)} s cap`);
+      const h = res.headers as Record<string, string | string[] | undefined>;
+      this.trace.log(
+        `HTTP ${method} ${redactUrl(url.href)} → ${res.statusCode} (${Date.now() - started} ms${h['content-length'] !== undefined ? `, ${h['content-length']} B` : ''}${len ? `, sent ${len} B` : ''})`,
+      );
+      if (follow && REDIRECTS.has(res.statusCode) && headerOf(h, 'location')) {
+        url = await this.redirect(res, url, origin, ++redirects);
+        continue;
       }
-      const body = res.body as unknown as Readable;
-      const finalUrl = url.href;
-      return {
-        status: res.statusCode,
-        headers: h,
-        url: finalUrl,
-        body,
-        retries: attempt - 1,
-        header: (name) => headerOf(h, name),
-        text: async (limit = DEFAULT_TEXT_LIMIT) => (await readLimited(body, limit)).toString('utf8'),
-        dump: async () => {
-          await res.body.dump().catch(() => undefined);
-        },
-      };
+      const retry = canRetry && attempt < r.attempts ? this.statusRetry(res) : undefined;
+      if (retry) {
+        const delay = retry.retryAfter ?? backoffDelay(attempt, r);
+        await res.body.dump().catch(() => undefined);
+        this.trace.log(`retry ${attempt}/${r.attempts - 1} of ${method} ${redactUrl(url.href)} in ${delay} ms after ${res.statusCode}${retry.retryAfter !== undefined ? ' (Retry-After)' : ''}`);
+        await this.wait(delay, req.signal);
+        attempt++;
+        continue;
+      }
+      return response(res, url.href, attempt - 1);
     }
+  }
+
+  /** The request's headers with our User-Agent, without Authorization and cookies once a redirect left the origin. */
+  private headersFor(req: HttpRequest, method: string, left: boolean): Record<string, string> {
+    const headers: Record<string, string> = { 'user-agent': this.userAgent };
+    for (const [k, v] of Object.entries(req.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
+    if (left) {
+      delete headers.authorization;
+      delete headers.cookie;
+    }
+    const len = bodyLength(req.body);
+    if (len !== undefined && method !== 'GET' && method !== 'HEAD' && headers['content-length'] === undefined) headers['content-length'] = String(len);
+    return headers;
+  }
+
+  private async dispatch(url: URL, method: string, headers: Record<string, string>, req: HttpRequest, via: { proxy?: string }): Promise<Dispatcher.ResponseData> {
+    const disp = await this.dispatcherFor(url);
+    via.proxy = disp.proxy;
+    return request(url, {
+      method: method as Dispatcher.HttpMethod,
+      headers,
+      body: req.body as Dispatcher.DispatchOptions['body'],
+      dispatcher: disp.d,
+      signal: req.signal,
+      headersTimeout: this.timeouts.headersMs,
+      bodyTimeout: req.bodyIdleMs ?? this.timeouts.bodyIdleMs,
+    });
+  }
+
+  /**
+   * A request that got no answer: undefined when it is to be tried again (`mayRetry` and a retryable failure),
+   * else the typed error (cancelled, a client certificate refused, a TLS failure explained, a network failure).
+   */
+  private async failure(err: unknown, url: URL, method: string, ms: number, mayRetry: boolean, signal: AbortSignal | undefined, proxy: string | undefined): Promise<DheError | undefined> {
+    if (signal?.aborted) return new DheError('INTERRUPTED', `request to ${url.host} was cancelled`, { cause: err });
+    const https = url.protocol === 'https:';
+    if (https && allCodes(err).some((c) => c === 'UND_ERR_SOCKET' || c === 'ECONNRESET')) {
+      const refused = await this.clientCertRefusal(url.host);
+      if (refused) {
+        const tls = await this.hostTls(url.host).catch(() => undefined);
+        const e = Object.assign(new Error(`the server closed the connection with TLS alert ${refused}`), { code: refused, cause: err });
+        this.trace.log(`HTTP ${method} ${redactUrl(url.href)}: ${url.host} refused the TLS client certificate (${refused})`);
+        return (await explainTlsError(e, url.host, { tls, probe: false }))!;
+      }
+    }
+    const retryable = mayRetry && isRetryable(err);
+    this.trace.log(`HTTP ${method} ${redactUrl(url.href)} failed after ${ms} ms: ${describe(err)}${retryable ? '' : ' (not retried)'}`);
+    if (retryable) return undefined;
+    if (err instanceof DheError) return err;
+    const tls = https ? await this.hostTls(url.host).catch(() => undefined) : undefined;
+    const explained = https ? await explainTlsError(err, url.host, { tls }) : undefined;
+    return explained ?? mapNetworkError(err, { host: url.host, proxy, timeouts: this.timeouts });
+  }
+
+  /** The next hop of a redirect: a URL, http(s), never a link-local / metadata address on another origin. */
+  private async redirect(res: Dispatcher.ResponseData, url: URL, origin: string, redirects: number): Promise<URL> {
+    await res.body.dump().catch(() => undefined);
+    if (redirects > 10) throw new DheError('PROTOCOL', `too many redirects from ${url.host}`, { hint: 'the registry or its storage is misconfigured' });
+    let next: URL;
+    try {
+      next = new URL(headerOf(res.headers as Record<string, string | string[] | undefined>, 'location')!, url);
+    } catch {
+      throw new DheError('PROTOCOL', `${url.host} sent a redirect that is not a URL`, { hint: 'the registry or its storage is misconfigured' });
+    }
+    // every hop is checked
+    guardTarget(next, url, 'a redirect');
+    this.trace.log(`redirect to ${redactUrl(next.href)}${next.origin !== origin ? ' (another origin: Authorization not sent)' : ''}`);
+    return next;
+  }
+
+  /** A status worth another try, with the server's Retry-After when it names one within the cap; else undefined. */
+  private statusRetry(res: Dispatcher.ResponseData): { retryAfter?: number } | undefined {
+    if (!RETRY_STATUSES.has(res.statusCode)) return undefined;
+    const ra = parseRetryAfter(headerOf(res.headers as Record<string, string | string[] | undefined>, 'retry-after'));
+    if (ra === undefined || ra <= this.retry.maxRetryAfterMs) return { retryAfter: ra };
+    this.trace.log(`not retrying: Retry-After ${Math.round(ra / 1000)} s is above the ${Math.round(this.retry.maxRetryAfterMs / 1000)} s cap`);
+    return undefined;
   }
 
   private clientCertRefusal(hostport: string): Promise<string | undefined> {
@@ -330,6 +325,24 @@ export class Transport {
     this.dispatchers.clear();
     await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.d.close().catch(() => undefined)));
   }
+}
+
+/** The HttpResponse of an undici answer. */
+function response(res: Dispatcher.ResponseData, url: string, retries: number): HttpResponse {
+  const h = res.headers as Record<string, string | string[] | undefined>;
+  const body = res.body as unknown as Readable;
+  return {
+    status: res.statusCode,
+    headers: h,
+    url,
+    body,
+    retries,
+    header: (name) => headerOf(h, name),
+    text: async (limit = DEFAULT_TEXT_LIMIT) => (await readLimited(body, limit)).toString('utf8'),
+    dump: async () => {
+      await res.body.dump().catch(() => undefined);
+    },
+  };
 }
 
 function describe(err: unknown): string {

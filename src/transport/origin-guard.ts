@@ -45,12 +45,17 @@ export function resolveTarget(value: string, answerUrl: string, what: string): U
   return guardTarget(u, answerUrl, what);
 }
 
-export function originOf(u: string | URL): string | undefined {
+/** The URL, or undefined when the text is none. */
+export function parseUrl(u: string | URL): URL | undefined {
   try {
-    return new URL(u).origin;
+    return new URL(u);
   } catch {
     return undefined;
   }
+}
+
+export function originOf(u: string | URL): string | undefined {
+  return parseUrl(u)?.origin;
 }
 
 export interface ForeignContext {

@@ -150,17 +150,22 @@ describe('uploads', () => {
       limited.add({ kind: 'body-limit', maxBytes: 2 * 1024 * 1024, times: Infinity });
       const repo = uniqueRepo('fault');
       const b = blob(9 * 1024 * 1024 + 3);
-      await client(limited.host).uploadBlob(repo, b, () => Readable.from([b.bytes]));
+      const c = client(limited.host);
+      await c.uploadBlob(repo, b, () => Readable.from([b.bytes]));
       expect(await client(h.plain.host).headBlob(repo, b.digest)).toEqual({ size: b.size });
       const patches = limited.hits.filter((x) => x.method === 'PATCH' && x.status === 202);
       expect(patches.length).toBeGreaterThanOrEqual(5);
       expect(patches.every((x) => /^\d+-\d+$/.test(x.contentRange ?? ''))).toBe(true);
       expect(limited.hits.some((x) => x.status === 413)).toBe(true);
-      // remembered: the next big blob goes straight to chunks, no new 413
+      // remembered by the client (a CLI run has one per registry): the next big blob goes straight to chunks, no new 413
       const before = limited.hits.filter((x) => x.status === 413).length;
       const b2 = blob(5 * 1024 * 1024);
-      await client(limited.host).uploadBlob(repo, b2, () => Readable.from([b2.bytes]));
+      await c.uploadBlob(repo, b2, () => Readable.from([b2.bytes]));
       expect(limited.hits.filter((x) => x.status === 413).length).toBe(before);
+      // and only by that client: another one (another registry's settings, a library caller) learns for itself
+      const b3 = blob(5 * 1024 * 1024);
+      await client(limited.host).uploadBlob(repo, b3, () => Readable.from([b3.bytes]));
+      expect(limited.hits.filter((x) => x.status === 413).length).toBeGreaterThan(before);
     } finally {
       await limited.close();
     }

@@ -1,0 +1,277 @@
+// Writing blobs: cross-repository mounts and the upload state machine. POST → PUT ?digest= (small blobs, one
+// request), POST → streamed PATCH → PUT, or chunked PATCHes with Content-Range when the registry asks for a minimum
+// chunk size or after a 413 (the chunk size that passes is learnt for the rest of this client's life). A retryable
+// failure starts that blob's upload again from source(); on abort or failure the upload session is cancelled (DELETE).
+
+import type { Readable } from 'node:stream';
+import { DheError, isDheError } from '../errors.js';
+import { splitDigest } from '../oci/digest.js';
+import { resolveTarget } from '../transport/origin-guard.js';
+import { backoffDelay, isRetryable, pause } from '../transport/retry.js';
+import { unionScopes } from '../auth/challenge.js';
+import { checkBlobDigest } from './checks.js';
+import { scopeOf, type Exchange, type SentResponse } from './exchange.js';
+import { BodyTooLarge, counting, localBlobError, pow2Floor, verifying } from './streams.js';
+
+export interface UploadBlobOptions {
+  /** Called with the total bytes sent so far (starts again from 0 when the upload restarts). */
+  onProgress?: (n: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface BlobWriterOptions {
+  /** Blobs up to this size go up in one PUT (default 1 MiB). */
+  monolithicMaxBytes?: number;
+  /** Chunk size when the registry asks for chunks (default 8 MiB). */
+  chunkBytes?: number;
+}
+
+type Desc = { digest: string; size: number };
+
+/** A request of an upload session that carries (part of) the blob. */
+interface SessionRequest {
+  method: 'PUT' | 'PATCH';
+  url: string;
+  headers: Record<string, string>;
+  body?: Readable | Buffer;
+  /** Bytes in the body, and whether it is the session's first: for the BodyTooLarge of a 413. */
+  sent: number;
+  atStart?: boolean;
+}
+
+const MIN_CHUNK = 1024 * 1024;
+const MAX_FIRST_CHUNK = 16 * 1024 * 1024;
+/** 413s one upload may meet (each halves the chunk size) before the body limit is reported. */
+const MAX_TOO_LARGE = 6;
+const UPLOAD_ATTEMPTS = 3;
+/** How long cancelling an upload session (DELETE) may take. */
+const CANCEL_TIMEOUT_MS = 5_000;
+/** Registry error codes that, for our own upload, mean the bytes we sent do not match the digest or size we named. */
+const UPLOAD_INTEGRITY_CODES = ['DIGEST_INVALID', 'BLOB_UPLOAD_INVALID', 'SIZE_INVALID'];
+
+function withDigest(location: string, digest: string): string {
+  const u = new URL(location);
+  u.searchParams.set('digest', digest);
+  return u.href;
+}
+
+/**
+ * An upload Location, resolved against the answer that sent it and guarded: http(s) only, never a link-local /
+ * metadata address on another origin. One on another origin gets no Authorization (Exchange.send).
+ */
+function uploadLocation(value: string, answerUrl: string): string {
+  return resolveTarget(value, answerUrl, 'an upload Location').href;
+}
+
+/** The registry's error codes in a DheError from registryError (details.errors). */
+function registryCodes(e: unknown): unknown[] {
+  return isDheError(e) && Array.isArray(e.details?.errors) ? (e.details.errors as Array<{ code?: unknown }>).map((x) => x.code) : [];
+}
+
+export class BlobWriter {
+  private readonly monolithicMax: number;
+  private readonly chunkBytes: number;
+  /** The chunk size learnt from 413 answers (halved at each), for this client's registry. */
+  private learntChunk: number | undefined;
+
+  constructor(
+    private readonly x: Exchange,
+    o: BlobWriterOptions = {},
+  ) {
+    this.monolithicMax = o.monolithicMaxBytes ?? 1024 * 1024;
+    this.chunkBytes = o.chunkBytes ?? 8 * 1024 * 1024;
+  }
+
+  private pushScopes(repo: string): string[] {
+    return this.x.scopes(repo, ['pull', 'push']);
+  }
+
+  /** Cross-repository mount: true when mounted (201); false when the registry started an upload instead (cancelled). */
+  async mount(repo: string, digest: string, fromRepo: string, opts: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const q = new URLSearchParams({ mount: checkBlobDigest(digest), from: fromRepo });
+    const res = await this.x.send({
+      method: 'POST',
+      url: `/v2/${repo}/blobs/uploads/?${q}`,
+      scopes: unionScopes(this.pushScopes(repo), [scopeOf(fromRepo, 'pull')]),
+      retry: true,
+      what: `mounting ${digest} from ${fromRepo} into ${repo}`,
+      repo,
+      signal: opts.signal,
+    });
+    // A source repository we may not read is not an error for the caller: it uploads instead.
+    if (res.status === 401 || res.status === 403 || res.status === 404) {
+      const text = await this.x.errorText(res);
+      this.x.trace.log(`mount of ${digest} from ${fromRepo} refused (${res.status}): ${text.slice(0, 200)}`);
+      return false;
+    }
+    await this.x.checkStatus(res, 201, 202);
+    await res.dump();
+    if (res.status === 201) return true;
+    const loc = res.header('location');
+    if (loc) await this.cancel(uploadLocation(loc, res.url), repo);
+    return false;
+  }
+
+  private async cancel(location: string, repo: string): Promise<void> {
+    try {
+      // Bounded: after Ctrl-C a registry that does not answer must not hold the process for the read timeout.
+      const res = await this.x.send({ method: 'DELETE', url: location, scopes: this.pushScopes(repo), what: 'cancelling an upload', retry: false, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS) });
+      await res.dump();
+    } catch (e) {
+      this.x.trace.log(`cancelling upload failed: ${(e as Error).message}`);
+    }
+  }
+
+  private async start(repo: string, signal?: AbortSignal): Promise<{ location: string; chunkMin?: number }> {
+    const res = await this.x.send({ method: 'POST', url: `/v2/${repo}/blobs/uploads/`, scopes: this.pushScopes(repo), retry: true, what: `starting an upload to ${repo}`, repo, signal });
+    await this.x.checkStatus(res, 202);
+    await res.dump();
+    const loc = res.header('location');
+    if (!loc) throw new DheError('PROTOCOL', `${this.x.registry} started an upload without a Location`, { hint: 'the registry is not speaking the distribution API correctly' });
+    const min = Number(res.header('oci-chunk-min-length'));
+    return { location: uploadLocation(loc, res.url), chunkMin: Number.isFinite(min) && min > 0 ? min : undefined };
+  }
+
+  async upload(repo: string, desc: Desc, source: () => Readable, opts: UploadBlobOptions = {}): Promise<void> {
+    splitDigest(desc.digest, 'INVALID_REFERENCE');
+    let attempt = 0;
+    let tooLarge = 0;
+    let reuse: string | undefined;
+    let chunkMin: number | undefined;
+    let local: DheError | undefined; // the source did not match desc: set by verifying()
+    for (;;) {
+      attempt++;
+      let location: string | undefined;
+      let src: Readable | undefined;
+      try {
+        if (reuse) {
+          location = reuse;
+          reuse = undefined;
+        } else {
+          ({ location, chunkMin } = await this.start(repo, opts.signal));
+        }
+        local = undefined;
+        src = verifying(source(), desc, (e) => (local ??= e));
+        await this.send(repo, location, desc, src, chunkMin, opts);
+        return;
+      } catch (e) {
+        src?.destroy();
+        if (e instanceof BodyTooLarge && e.atStart && location && !opts.signal?.aborted) reuse = location;
+        else if (location) await this.cancel(location, repo);
+        this.throwIfFinal(e, desc, local, opts.signal);
+        if (e instanceof BodyTooLarge) {
+          this.learn(e, ++tooLarge);
+          attempt--; // not a failure of the network
+          continue;
+        }
+        if (!isRetryable(e, 'operation') || attempt >= UPLOAD_ATTEMPTS) throw e;
+        const delay = backoffDelay(attempt, this.x.transport.retry);
+        this.x.trace.log(`upload of ${desc.digest.slice(0, 19)} failed (${(e as Error).message}); starting it again in ${delay} ms (${attempt}/${UPLOAD_ATTEMPTS - 1})`);
+        await pause(delay, opts.signal);
+      }
+    }
+  }
+
+  /** One try of an upload session: chunked, one PUT, or one streamed PATCH, by size and what was learnt. */
+  private async send(repo: string, location: string, desc: Desc, src: Readable, chunkMin: number | undefined, opts: UploadBlobOptions): Promise<void> {
+    const chunk = this.learntChunk ?? (chunkMin ? Math.max(chunkMin, this.chunkBytes) : undefined);
+    if (chunk && desc.size > chunk) await this.uploadChunked(repo, location, desc, src, chunk, opts);
+    else if (desc.size <= this.monolithicMax || (chunk && desc.size <= chunk)) await this.uploadMonolithic(repo, location, desc, src, opts);
+    else await this.uploadStreamed(repo, location, desc, src, opts);
+  }
+
+  /** Throws what sending the blob again cannot help with: a cancel, local bytes that are wrong, an integrity refusal. */
+  private throwIfFinal(e: unknown, desc: Desc, local: DheError | undefined, signal?: AbortSignal): void {
+    if (signal?.aborted) throw isDheError(e) && e.code === 'INTERRUPTED' ? e : new DheError('INTERRUPTED', `upload of ${desc.digest.slice(0, 19)} cancelled`, { cause: e });
+    // The local bytes are wrong (found while sending, or the registry says so): sending them again cannot help.
+    if (local) throw local;
+    const integrity = registryCodes(e).find((c): c is string => typeof c === 'string' && UPLOAD_INTEGRITY_CODES.includes(c));
+    if (integrity) throw localBlobError(integrity === 'DIGEST_INVALID' ? 'DIGEST_MISMATCH' : 'SIZE_MISMATCH', desc.digest, `${this.x.registry} answered ${integrity}`, e);
+    if (isDheError(e) && (e.code === 'DIGEST_MISMATCH' || e.code === 'SIZE_MISMATCH')) throw e;
+  }
+
+  /** A 413: halves the chunk size (the first from the size of the body refused), or reports the body limit. */
+  private learn(e: BodyTooLarge, tooLarge: number): void {
+    const cur = this.learntChunk;
+    const next = cur ? cur / 2 : Math.max(MIN_CHUNK, pow2Floor(Math.min(e.sent / 2, MAX_FIRST_CHUNK)));
+    if ((cur !== undefined && cur <= MIN_CHUNK) || tooLarge > MAX_TOO_LARGE) {
+      throw new DheError('PROTOCOL', `${this.x.registry} refuses request bodies even in ${Math.round((cur ?? MIN_CHUNK) / 1024)} KiB chunks (413 Request Entity Too Large)`, {
+        hint: 'a proxy in front of the registry limits body sizes (nginx client_max_body_size); ask its administrator to raise it',
+      });
+    }
+    this.learntChunk = next;
+    this.x.trace.log(`413 for a ${e.sent}-byte body: uploading to ${this.x.registry} in ${next}-byte chunks from now on`);
+  }
+
+  /** A PUT or PATCH of the session; a 413 means the body limit was hit (BodyTooLarge: `sent` bytes refused). */
+  private async sendBody(repo: string, desc: Desc, req: SessionRequest, opts: UploadBlobOptions): Promise<SentResponse> {
+    const { sent, atStart, ...http } = req;
+    const res = await this.x.send({ ...http, scopes: this.pushScopes(repo), retry: false, what: `blob ${desc.digest} upload to ${repo}`, repo, signal: opts.signal });
+    if (res.status === 413) {
+      await res.dump();
+      throw new BodyTooLarge(sent, atStart);
+    }
+    return res;
+  }
+
+  /** The answer that completes the blob: 201 (or 200/204), with the registry's digest, if it names one, ours. */
+  private async finish(res: SentResponse, desc: Desc): Promise<void> {
+    await this.x.checkStatus(res, 201, 204, 200);
+    await res.dump();
+    const header = res.header('docker-content-digest');
+    if (header && header !== desc.digest) throw localBlobError('DIGEST_MISMATCH', desc.digest, `${this.x.registry} stored it as ${header}`);
+  }
+
+  /** The whole blob as one request body (PUT ?digest= or PATCH). */
+  private wholeBody(method: 'PUT' | 'PATCH', url: string, desc: Desc, src: Readable, opts: UploadBlobOptions): SessionRequest {
+    const headers = { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) };
+    return { method, url, headers, body: counting(src, opts.onProgress), sent: desc.size };
+  }
+
+  private async uploadMonolithic(repo: string, location: string, desc: Desc, src: Readable, opts: UploadBlobOptions): Promise<void> {
+    const res = await this.sendBody(repo, desc, this.wholeBody('PUT', withDigest(location, desc.digest), desc, src, opts), opts);
+    await this.finish(res, desc);
+  }
+
+  private async uploadStreamed(repo: string, location: string, desc: Desc, src: Readable, opts: UploadBlobOptions): Promise<void> {
+    const res = await this.x.checkStatus(await this.sendBody(repo, desc, this.wholeBody('PATCH', location, desc, src, opts), opts), 202, 204);
+    await res.dump();
+    await this.close(repo, uploadLocation(res.header('location') ?? location, res.url), desc, opts);
+  }
+
+  /** The final `PUT ?digest=` with an empty body that turns an upload session into the blob. */
+  private async close(repo: string, location: string, desc: Desc, opts: UploadBlobOptions): Promise<void> {
+    const put = await this.sendBody(repo, desc, { method: 'PUT', url: withDigest(location, desc.digest), headers: { 'content-length': '0' }, sent: 0 }, opts);
+    await this.finish(put, desc);
+  }
+
+  private async uploadChunked(repo: string, location: string, desc: Desc, src: Readable, chunkSize: number, opts: UploadBlobOptions): Promise<void> {
+    let loc = location;
+    let offset = 0;
+    const sendChunk = async (buf: Buffer): Promise<void> => {
+      const headers = { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + buf.length - 1}` };
+      const res = await this.x.checkStatus(await this.sendBody(repo, desc, { method: 'PATCH', url: loc, headers, body: buf, sent: buf.length, atStart: offset === 0 }, opts), 202, 204);
+      await res.dump();
+      loc = uploadLocation(res.header('location') ?? loc, res.url);
+      offset += buf.length;
+      opts.onProgress?.(offset);
+    };
+    let pending: Buffer[] = [];
+    let pendingLen = 0;
+    for await (const c of src) {
+      const b = c as Buffer;
+      pending.push(b);
+      pendingLen += b.length;
+      while (pendingLen >= chunkSize) {
+        const all = Buffer.concat(pending);
+        await sendChunk(all.subarray(0, chunkSize));
+        const rest = all.subarray(chunkSize);
+        pending = rest.length ? [rest] : [];
+        pendingLen = rest.length;
+      }
+    }
+    if (pendingLen > 0) await sendChunk(Buffer.concat(pending));
+    if (offset !== desc.size) throw localBlobError('SIZE_MISMATCH', desc.digest, `${offset} bytes, expected ${desc.size}`);
+    await this.close(repo, loc, desc, opts);
+  }
+}
