@@ -13,10 +13,11 @@ import {
 } from './mediatypes.js';
 import type { Descriptor, ImageConfig, Index, Manifest, ParsedManifest, Platform } from './types.js';
 
-/** Largest manifest or index we read (distribution's own limit is 4 MiB). */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-/** Largest image config we read. */
-export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+import { CONFIG_MAX_BYTES, MANIFEST_MAX_BYTES } from '../image/limits.js';
+
+/** The caps of src/image/limits.ts, under the names this module has always exported. */
+export const MAX_MANIFEST_BYTES = MANIFEST_MAX_BYTES;
+export const MAX_CONFIG_BYTES = CONFIG_MAX_BYTES;
 
 const MEDIA_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 

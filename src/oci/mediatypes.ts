@@ -93,43 +93,26 @@ export function layerCompression(mt: string | undefined): Compression | undefine
   return 'none';
 }
 
-/** The docker counterparts of OCI types and back, for writing a manifest in one family. */
+/** docker type ↔ OCI type, for writing a manifest in one family. */
+const DOCKER_OCI: ReadonlyArray<[docker: string, oci: string]> = [
+  [MediaType.dockerManifestList, MediaType.ociIndex],
+  [MediaType.dockerManifest, MediaType.ociManifest],
+  [MediaType.dockerConfig, MediaType.ociConfig],
+  [MediaType.dockerLayerGzip, MediaType.ociLayerGzip],
+  [MediaType.dockerLayer, MediaType.ociLayer],
+  [MediaType.dockerForeignLayerGzip, MediaType.ociLayerNondistributableGzip],
+];
+const TO_DOCKER = new Map(DOCKER_OCI.map(([d, o]) => [o, d]));
+const TO_OCI = new Map(DOCKER_OCI);
+
+/** The docker counterpart of an OCI type (other types as they are). */
 export function toDockerMediaType(mt: string): string {
-  switch (mt) {
-    case MediaType.ociIndex:
-      return MediaType.dockerManifestList;
-    case MediaType.ociManifest:
-      return MediaType.dockerManifest;
-    case MediaType.ociConfig:
-      return MediaType.dockerConfig;
-    case MediaType.ociLayerGzip:
-      return MediaType.dockerLayerGzip;
-    case MediaType.ociLayer:
-      return MediaType.dockerLayer;
-    case MediaType.ociLayerNondistributableGzip:
-      return MediaType.dockerForeignLayerGzip;
-    default:
-      return mt;
-  }
+  return TO_DOCKER.get(mt) ?? mt;
 }
 
+/** The OCI counterpart of a docker type (other types as they are). */
 export function toOciMediaType(mt: string): string {
-  switch (mt) {
-    case MediaType.dockerManifestList:
-      return MediaType.ociIndex;
-    case MediaType.dockerManifest:
-      return MediaType.ociManifest;
-    case MediaType.dockerConfig:
-      return MediaType.ociConfig;
-    case MediaType.dockerLayerGzip:
-      return MediaType.ociLayerGzip;
-    case MediaType.dockerLayer:
-      return MediaType.ociLayer;
-    case MediaType.dockerForeignLayerGzip:
-      return MediaType.ociLayerNondistributableGzip;
-    default:
-      return mt;
-  }
+  return TO_OCI.get(mt) ?? mt;
 }
 
 /** "application/vnd.oci.image.manifest.v1+json; charset=utf-8" → "application/vnd.oci.image.manifest.v1+json". */

@@ -209,3 +209,59 @@ export function selectManifest(index: Index, platform: Platform): Descriptor {
     },
   );
 }
+
+// ---------------------------------------------------------------- the one platform policy
+
+/** On a name's index entry: the platform a single-platform pull of a multi-platform image chose. */
+export const PLATFORM_ANNOTATION = 'io.dhe-cli.platform';
+
+/** The text a platform is shown and recorded as ("linux/arm64/v8"); the same as formatPlatform. */
+export const platformString = formatPlatform;
+
+/** Whether `have` is the very platform `want` names (after normalisation; a variant left out of `want` matches any). */
+export function samePlatform(want: Pick<Platform, 'os' | 'architecture' | 'variant'>, have: Platform | undefined): boolean {
+  if (!have) return false;
+  const w = normalizePlatform(want);
+  const h = normalizePlatform(have);
+  return w.os === h.os && w.architecture === h.architecture && (want.variant === undefined || (w.variant ?? '') === (h.variant ?? ''));
+}
+
+/**
+ * The child of a stored index to use, among the `present` ones: the platform asked for (an error naming what is
+ * there when it is absent); else the one the name was pulled for (`pull --platform X`, the PLATFORM_ANNOTATION on
+ * `named`) when still present; else the only one present; else this machine's, falling back to the first present.
+ */
+export function pickLocalPlatform(index: Index, present: Descriptor[], platform?: string, named?: Descriptor): Descriptor | undefined {
+  const local = { ...index, manifests: present };
+  if (platform) return selectManifest(local, parsePlatform(platform));
+  const pulled = named?.annotations?.[PLATFORM_ANNOTATION];
+  if (pulled) {
+    try {
+      return selectManifest(local, parsePlatform(pulled));
+    } catch {
+      // not in the store any more: fall through
+    }
+  }
+  if (present.length <= 1) return present[0];
+  try {
+    return selectManifest(local, hostPlatform());
+  } catch {
+    return present[0];
+  }
+}
+
+/**
+ * Exactly one platform of a stored index, or none: the one asked for (exact match), else the one the name was
+ * pulled for, else the only one present. Where a result must hold a single image and guessing is wrong (save).
+ */
+export function exactLocalPlatform(present: Descriptor[], want?: Pick<Platform, 'os' | 'architecture' | 'variant'>, named?: Descriptor): Descriptor[] {
+  if (want) return present.filter((c) => samePlatform(want, c.platform));
+  const pulled = named?.annotations?.[PLATFORM_ANNOTATION];
+  const hits = pulled ? present.filter((c) => samePlatform(parsePulled(pulled), c.platform)) : [];
+  return hits.length === 1 ? hits : present;
+}
+
+function parsePulled(text: string): Pick<Platform, 'os' | 'architecture' | 'variant'> {
+  const [os = '', architecture = '', variant] = text.split('/');
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}

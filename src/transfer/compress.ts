@@ -9,7 +9,7 @@ import { createGzip } from 'node:zlib';
 import { DheError } from '../errors.js';
 import { MediaType, type Descriptor } from '../oci/index.js';
 import type { ImageStore, Lease } from '../store/index.js';
-import { readStoredManifest } from './pull.js';
+import { readStoredManifest } from '../image/store.js';
 
 export type Compression = 'gzip' | 'none';
 export const COMPRESSIONS: readonly Compression[] = ['gzip', 'none'];
@@ -19,8 +19,6 @@ const GZIP_OF: Record<string, string> = {
   [MediaType.dockerLayer]: MediaType.dockerLayerGzip,
   [MediaType.ociLayer]: MediaType.ociLayerGzip,
 };
-
-const MANIFEST_CAP = 4 * 1024 * 1024;
 
 export interface CompressedLayer {
   from: string;

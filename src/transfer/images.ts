@@ -1,10 +1,12 @@
 // What `images` lists: one row per name in the store, with the config digest (IMAGE ID), creation time and size.
 
 import { parseConfig, type Descriptor } from '../oci/index.js';
-import { pickLocalPlatform, presentChildren } from './local.js';
+import { pickLocalPlatform } from '../oci/index.js';
+import { presentChildren, StoreSource } from '../image/store.js';
+import { walkImage } from '../image/walk.js';
 import { parseReference } from '../reference/index.js';
 import type { ImageStore } from '../store/index.js';
-import { readStoredManifest } from './pull.js';
+import { CONFIG_MAX_BYTES } from '../image/limits.js';
 
 export interface ImageSummary {
   /** The full stored name, e.g. "docker.io/library/alpine:3.20". */
@@ -33,31 +35,25 @@ export function familiarRepository(registry: string, repository: string): string
 
 export async function summarize(store: ImageStore, name: string, desc: Descriptor): Promise<ImageSummary> {
   const ref = parseReference(name, { defaultTag: false });
-  const top = await readStoredManifest(store, desc);
-  let manifests: Array<{ desc: Descriptor; platform?: string }>;
-  if (top.parsed.kind === 'index') {
-    const present = await presentChildren(store, top.parsed.index);
-    const primary = pickLocalPlatform(top.parsed.index, present, undefined, desc);
-    manifests = [
-      ...(primary ? [{ desc: primary }] : []),
-      ...present.filter((p) => p !== primary).map((desc) => ({ desc })),
-    ];
-  } else {
-    manifests = [{ desc }];
-  }
+  // every stored platform of an index counts towards the size; the one the name means comes first (IMAGE ID)
+  const source = new StoreSource(store, desc);
+  const graph = await walkImage(source, await source.root(), {
+    choose: async (index) => {
+      const present = await presentChildren(store, index);
+      const primary = pickLocalPlatform(index, present, undefined, desc);
+      return [...(primary ? [primary] : []), ...present.filter((p) => p !== primary)];
+    },
+  });
   let size = 0;
   let configDigest = '';
   let created: string | undefined;
   const platforms: string[] = [];
-  for (const [i, m] of manifests.entries()) {
-    const doc = i === 0 && top.parsed.kind === 'image' ? top : await readStoredManifest(store, m.desc);
-    if (doc.parsed.kind !== 'image') continue;
-    const man = doc.parsed.manifest;
+  for (const [i, { manifest: man }] of graph.images.entries()) {
     size += man.config.size + man.layers.reduce((a, l) => a + l.size, 0);
     if (i === 0) {
       configDigest = man.config.digest;
       try {
-        const cfg = parseConfig(await store.readBlob(man.config.digest, 8 * 1024 * 1024));
+        const cfg = parseConfig(await store.readBlob(man.config.digest, CONFIG_MAX_BYTES));
         created = cfg.created;
         platforms.push([cfg.os, cfg.architecture, cfg.variant].filter(Boolean).join('/'));
       } catch {

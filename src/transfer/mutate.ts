@@ -11,13 +11,12 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { DheError, fsError, isDheError } from '../errors.js';
-import { pickLocalPlatform, presentChildren } from './local.js';
 import type { Reference } from '../reference/index.js';
 import type { ImageStore, Lease } from '../store/index.js';
-import { platformString, readStoredManifest } from './pull.js';
+import { CONFIG_MAX_BYTES } from '../image/limits.js';
+import { requireLocalImage } from '../image/local.js';
 import { notLocalError } from './push.js';
 
-const CONFIG_CAP = 8 * 1024 * 1024;
 
 export interface ConfigChanges {
   /** KEY=VALUE; replaces a variable of the same name. */
@@ -61,20 +60,11 @@ interface Loaded {
 async function loadImage(store: ImageStore, ref: Reference, platform?: string): Promise<Loaded> {
   const desc = await store.resolve(ref.toString());
   if (!desc) throw notLocalError(ref.familiar);
-  let doc = await readStoredManifest(store, desc);
-  let fromPlatform: string | undefined;
-  if (doc.parsed.kind === 'index') {
-    const present = await presentChildren(store, doc.parsed.index);
-    const child = pickLocalPlatform(doc.parsed.index, present, platform, desc);
-    if (!child) throw new DheError('CORRUPT_STORE', `no platform of ${ref.familiar} is complete in the local store`, { hint: `pull it again: dhe-cli pull ${ref.familiar}` });
-    doc = await readStoredManifest(store, child);
-    fromPlatform = platformString(child.platform);
-  }
-  if (doc.parsed.kind !== 'image') throw new DheError('MALFORMED_MANIFEST', `nested index in ${ref.familiar}`);
-  const manifest = JSON.parse(doc.bytes.toString('utf8')) as Record<string, any>;
-  const configBytes = await store.readBlob(doc.parsed.manifest.config.digest, CONFIG_CAP);
+  const local = await requireLocalImage(store, desc, ref.familiar, platform);
+  const manifest = JSON.parse(local.image.bytes.toString('utf8')) as Record<string, any>;
+  const configBytes = await store.readBlob(local.image.manifest.config.digest, CONFIG_MAX_BYTES);
   const config = JSON.parse(configBytes.toString('utf8')) as Record<string, any>;
-  return { manifest, manifestMediaType: doc.parsed.mediaType, config, fromPlatform };
+  return { manifest, manifestMediaType: local.image.desc.mediaType, config, ...(local.platform ? { fromPlatform: local.platform } : {}) };
 }
 
 const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
