@@ -4,6 +4,7 @@
 // metadata files are kept in memory under a cap. Names are set only after every image checks out; on any failure
 // the blobs this load added are removed again, so the store is as it was.
 
+import { ARCHIVE_META_MAX_BYTES, ARCHIVE_META_TOTAL_MAX_BYTES, CONFIG_MAX_BYTES, INDEX_DEPTH_MAX } from '../oci/limits.js';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -49,9 +50,8 @@ export interface LoadResult {
 }
 
 const CONTAINERD_NAME_ANNOTATION = 'io.containerd.image.name';
-const MAX_META_BYTES = 8 << 20;
-const MAX_META_TOTAL = 64 << 20;
-const MAX_DOC_BYTES = 8 << 20;
+const MAX_META_BYTES = ARCHIVE_META_MAX_BYTES;
+const MAX_META_TOTAL = ARCHIVE_META_TOTAL_MAX_BYTES;
 const MAX_ENTRIES = 200_000;
 const MAX_LINK_DEPTH = 16;
 /** Per tar entry, room for a PAX or GNU long-name header before it (not reported as entries by tar-stream). */
@@ -371,7 +371,7 @@ async function readAndName(
   // Checks that an image (or an index and its present children) is complete; returns the config digest of an image.
   // Each (media type, digest) is checked once; its height (index levels below it) tells whether a later reference
   // from deeper down nests too deep. Every reference counts against the budget.
-  const MAX_DEPTH = 4;
+  const MAX_DEPTH = INDEX_DEPTH_MAX;
   const checked = new Map<string, Promise<{ configDigest: string | undefined; height: number }>>();
   const checkTree = async (d: Descriptor, depth: number): Promise<string | undefined> => {
     if (depth > MAX_DEPTH) throw badArchive('indexes nest too deep');
@@ -389,7 +389,7 @@ async function readAndName(
   const checkOnce = async (d: Descriptor, depth: number): Promise<{ configDigest: string | undefined; height: number }> => {
     if (!(await blobPresent(d))) throw badArchive(`the archive does not contain ${d.mediaType} ${d.digest}`);
     if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) return { configDigest: undefined, height: 0 };
-    const doc = asObject(parseJson(await store.readBlob(d.digest, MAX_DOC_BYTES), `manifest ${d.digest}`), `manifest ${d.digest}`);
+    const doc = asObject(parseJson(await store.readBlob(d.digest, ARCHIVE_META_MAX_BYTES), `manifest ${d.digest}`), `manifest ${d.digest}`);
     await budget.tick();
     if (typeof doc.mediaType === 'string' && doc.mediaType !== d.mediaType) {
       throw badArchive(`manifest ${d.digest} is a ${doc.mediaType}, but is referred to as a ${d.mediaType}`);
@@ -502,7 +502,7 @@ async function readAndName(
       const cfg = fileAt(configPath)!;
       let config = configs.get(cfg.digest);
       if (!config) {
-        config = asObject(parseJson(await store.readBlob(cfg.digest, MAX_DOC_BYTES), `config ${configPath}`), 'image config');
+        config = asObject(parseJson(await store.readBlob(cfg.digest, CONFIG_MAX_BYTES), `config ${configPath}`), 'image config');
         configs.set(cfg.digest, config);
       }
       await budget.tick();

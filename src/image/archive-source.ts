@@ -7,7 +7,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { badArchive, cleanEntryName, resolveLinkTarget } from '../archive/paths.js';
 import { digestVerifier, verifyDigest, type Descriptor } from '../oci/index.js';
-import { MANIFEST_MAX_BYTES } from './limits.js';
+import { MANIFEST_MAX_BYTES } from '../oci/limits.js';
 import type { BlobReadOptions, Doc, ImageSource } from './source.js';
 
 interface Entry {

@@ -4,7 +4,7 @@ import { PassThrough, finished, type Readable } from 'node:stream';
 import { DheError, isDheError } from '../errors.js';
 import { digestVerifier, parseManifest, type Descriptor, type Index } from '../oci/index.js';
 import type { ImageStore, Lease } from '../store/index.js';
-import { MANIFEST_MAX_BYTES } from './limits.js';
+import { MANIFEST_MAX_BYTES } from '../oci/limits.js';
 import type { BlobOpener, ImageSink, PutBlobOptions } from './sink.js';
 import type { BlobReadOptions, Doc, ImageSource } from './source.js';
 

@@ -1,5 +1,5 @@
-// Size and depth caps for documents read from registries, archives and the local store, in one place. Today only
-// the store reads these; other modules still define their own copies of the same values (see the issue 15 report).
+// Size and depth caps for documents read from registries, archives and the local store, in one place: the store,
+// the image model (src/image) and the transfers take them from here.
 
 const MiB = 1024 * 1024;
 
@@ -14,3 +14,7 @@ export const CONFIG_MAX_BYTES = 8 * MiB;
 export const INDEX_DEPTH_MAX = 4;
 /** Largest OCI layout index.json (and the store's sources.json) read. */
 export const LAYOUT_INDEX_MAX_BYTES = 64 * MiB;
+/** Largest metadata member or index/manifest document of an archive read into memory (manifest.json, index.json). */
+export const ARCHIVE_META_MAX_BYTES = 8 * MiB;
+/** All metadata members of one archive together. */
+export const ARCHIVE_META_TOTAL_MAX_BYTES = 64 * MiB;

@@ -13,9 +13,9 @@ import {
 } from './mediatypes.js';
 import type { Descriptor, ImageConfig, Index, Manifest, ParsedManifest, Platform } from './types.js';
 
-import { CONFIG_MAX_BYTES, MANIFEST_MAX_BYTES } from '../image/limits.js';
+import { CONFIG_MAX_BYTES, MANIFEST_MAX_BYTES } from './limits.js';
 
-/** The caps of src/image/limits.ts, under the names this module has always exported. */
+/** The caps of src/oci/limits.ts, under the names this module has always exported. */
 export const MAX_MANIFEST_BYTES = MANIFEST_MAX_BYTES;
 export const MAX_CONFIG_BYTES = CONFIG_MAX_BYTES;
 

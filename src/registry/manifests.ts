@@ -1,6 +1,7 @@
 // Manifests: GET (size-capped, digest checked against a digest reference and Docker-Content-Digest), HEAD (falls back
 // to GET when the registry leaves out digest, size or type), PUT (the digest the registry stored must be ours), DELETE.
 
+import { MANIFEST_MAX_BYTES } from '../oci/limits.js';
 import { createHash } from 'node:crypto';
 import { DheError, isDheError } from '../errors.js';
 import { readLimited } from '../transport/http.js';
@@ -11,7 +12,7 @@ import { checkBlobDigest, checkManifestRef, registryDigest } from './checks.js';
 import { recoded, registryWords, type Exchange, type SentResponse } from './exchange.js';
 
 /** The largest manifest accepted unless the client is told otherwise. */
-const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const DEFAULT_MAX_MANIFEST_BYTES = MANIFEST_MAX_BYTES;
 
 export interface ManifestOptions {
   accept?: string[];

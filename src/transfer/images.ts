@@ -6,7 +6,7 @@ import { presentChildren, StoreSource } from '../image/store.js';
 import { walkImage } from '../image/walk.js';
 import { parseReference } from '../reference/index.js';
 import type { ImageStore } from '../store/index.js';
-import { CONFIG_MAX_BYTES } from '../image/limits.js';
+import { CONFIG_MAX_BYTES } from '../oci/limits.js';
 
 export interface ImageSummary {
   /** The full stored name, e.g. "docker.io/library/alpine:3.20". */

@@ -13,7 +13,7 @@ import tar from 'tar-stream';
 import { DheError, fsError, isDheError } from '../errors.js';
 import type { Reference } from '../reference/index.js';
 import type { ImageStore, Lease } from '../store/index.js';
-import { CONFIG_MAX_BYTES } from '../image/limits.js';
+import { CONFIG_MAX_BYTES } from '../oci/limits.js';
 import { requireLocalImage } from '../image/local.js';
 import { notLocalError } from './push.js';
 

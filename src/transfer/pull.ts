@@ -7,7 +7,7 @@ import type { Reference } from '../reference/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { ImageStore } from '../store/index.js';
 import { transfer } from '../image/copy.js';
-import { CONFIG_MAX_BYTES } from '../image/limits.js';
+import { CONFIG_MAX_BYTES } from '../oci/limits.js';
 import { RemoteSource } from '../image/remote.js';
 import { StoreSink } from '../image/store.js';
 import { parseDoc, walkImage, type ChildChooser } from '../image/walk.js';

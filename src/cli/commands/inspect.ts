@@ -1,3 +1,4 @@
+import { CONFIG_MAX_BYTES } from '../../oci/limits.js';
 import { hostPlatform, parseConfig, parseManifest, parsePlatform, selectManifest } from '../../oci/index.js';
 import { parseReference } from '../../reference/index.js';
 import { pickLocalPlatform, presentChildren } from '../../transfer/local.js';
@@ -6,7 +7,7 @@ import type { CommandContext } from '../context.js';
 import { findLocalImage } from '../local-image.js';
 import { clientFor, openStore } from '../session.js';
 
-const CAP = 8 * 1024 * 1024;
+const CAP = CONFIG_MAX_BYTES;
 
 export async function run(ctx: CommandContext, refText: string, opts: { remote?: boolean }): Promise<number> {
   if (opts.remote) {
