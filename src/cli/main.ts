@@ -2,22 +2,13 @@
 // when it runs, so `dhe-cli --version` stays fast.
 
 import { Command, CommanderError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
 import { DheError, ExitCode } from '../errors.js';
 import { removeTrackedSync } from '../fs/cleanup.js';
 import { doctorSuggestion } from './doctor-suggestion.js';
 import { UnknownHelpTopic, unknownHelpTopic } from './help-topic.js';
 import { Output } from './output.js';
+import { packageVersion } from '../version.js';
 import { buildContext, type CommandContext, type GlobalFlags } from './context.js';
-
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /** Exit code after SIGTERM (128 + 15, as shells report it); SIGINT keeps 130. */
 export const SIGTERM_EXIT = 143;
@@ -98,7 +89,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     .description(
       'docker login/tag/push/pull/images against a private registry (DHE, DTR, Harbor, distribution) without a Docker daemon',
     )
-    .version(version(), '-v, --version', 'print the version')
+    .version(packageVersion(), '-v, --version', 'print the version')
     .option('--config <dir>', 'config and credentials folder (env DHE_CONFIG, default ~/.dhe-cli)')
     .option('--store <dir>', 'local image store, an OCI image layout (env DHE_STORE, default ~/.dhe-cli/store)')
     .option('--ca-cert <file>', 'extra trusted CA certificate (PEM), repeatable (env DHE_CA_CERT)', collect)

@@ -5,15 +5,12 @@ import { credentialProvider } from '../auth/credentials/index.js';
 import { warnIfShared } from '../fs/private.js';
 import { RegistryClient } from '../registry/index.js';
 import { ImageStore } from '../store/index.js';
+import { userAgent } from '../version.js';
 import type { CommandContext } from './context.js';
 
 export async function openStore(ctx: CommandContext): Promise<ImageStore> {
   warnIfShared(ctx.settings.configDir, (l) => ctx.out.warn(l));
   return ImageStore.open(ctx.settings.storeDir, { trace: ctx.trace });
-}
-
-export function userAgent(): string {
-  return `dhe-cli/${process.env.npm_package_version ?? '0'} node/${process.versions.node}`;
 }
 
 export function clientFor(ctx: CommandContext, registry: string): RegistryClient {

@@ -5,7 +5,7 @@ import { runDoctor, type Check } from '../../diagnose/index.js';
 import { DheError } from '../../errors.js';
 import { redactText } from '../../trace.js';
 import type { CommandContext } from '../context.js';
-import { userAgent } from '../session.js';
+import { userAgent } from '../../version.js';
 
 const SECTION: Record<string, string> = {
   dns: 'Network',

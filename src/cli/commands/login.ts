@@ -15,7 +15,7 @@ import { DheError, isDheError } from '../../errors.js';
 import { warnIfShared } from '../../fs/private.js';
 import { RegistryClient } from '../../registry/index.js';
 import type { CommandContext } from '../context.js';
-import { userAgent } from '../session.js';
+import { userAgent } from '../../version.js';
 
 export interface LoginFlags {
   username?: string;
