@@ -1,20 +1,23 @@
 // Builds the library objects a command needs from its context: the local store, a registry client per registry
-// (with credentials from the configured stores), and event rendering.
+// (with credentials from the configured stores). Both are imported when first asked for: a command's module (loaded
+// to declare it, also for its help) stays free of undici and the store.
 
 import { credentialProvider } from '../auth/credentials/index.js';
 import { warnIfShared } from '../fs/private.js';
-import { RegistryClient } from '../registry/index.js';
-import { ImageStore } from '../store/index.js';
+import type { RegistryClient } from '../registry/index.js';
+import type { ImageStore } from '../store/index.js';
 import { userAgent } from '../version.js';
 import type { CommandContext } from './context.js';
 
 export async function openStore(ctx: CommandContext): Promise<ImageStore> {
   warnIfShared(ctx.settings.configDir, (l) => ctx.out.warn(l));
+  const { ImageStore } = await import('../store/index.js');
   return ImageStore.open(ctx.settings.storeDir, { trace: ctx.trace });
 }
 
-export function clientFor(ctx: CommandContext, registry: string): RegistryClient {
+export async function clientFor(ctx: CommandContext, registry: string): Promise<RegistryClient> {
   const { settings } = ctx;
+  const { RegistryClient } = await import('../registry/index.js');
   warnIfShared(settings.configDir, (l) => ctx.out.warn(l)); // once per run: it holds the credentials
   return new RegistryClient({
     registry,

@@ -13,8 +13,7 @@ import {
 } from '../../auth/credentials/index.js';
 import { DheError, isDheError } from '../../errors.js';
 import { warnIfShared } from '../../fs/private.js';
-import { RegistryClient } from '../../registry/index.js';
-import type { CommandContext } from '../context.js';
+import { defineCommand } from '../define.js';
 import { userAgent } from '../../version.js';
 
 export interface LoginFlags {
@@ -133,95 +132,109 @@ export function hidePasswordFromTitle(password: string, argv: string[] = process
   return title;
 }
 
-export async function run(ctx: CommandContext, server: string | undefined, flags: LoginFlags = {}): Promise<number> {
-  const { settings, out } = ctx;
-  const registry = registryHost(server?.trim() || 'docker.io');
-  const credOpts: CredentialOptions = {
-    configDir: settings.configDir,
-    dockerConfigDir: settings.dockerConfigDir,
-    env: settings.env,
-    trace: ctx.trace,
-  };
+export default defineCommand({
+  meta: {
+    name: 'login',
+    description: 'check credentials against a registry, then store them',
+    examples: ['dhe-cli login dhe.yourdomain.com', 'echo "$TOKEN" | dhe-cli login -u ci-bot --password-stdin dhe.yourdomain.com'],
+  },
+  args: { server: { description: 'registry host[:port] (default docker.io)' } },
+  options: {
+    username: { type: 'string', short: 'u', value: 'user', description: 'user name' },
+    password: { type: 'string', short: 'p', value: 'password', description: 'password or token (insecure: prefer --password-stdin)' },
+    passwordStdin: { type: 'boolean', description: 'read the password from standard input' },
+  },
+  async run(ctx, { server, ...flags }) {
+    const { RegistryClient } = await import('../../registry/index.js');
+    const { settings, out } = ctx;
+    const registry = registryHost(server?.trim() || 'docker.io');
+    const credOpts: CredentialOptions = {
+      configDir: settings.configDir,
+      dockerConfigDir: settings.dockerConfigDir,
+      env: settings.env,
+      trace: ctx.trace,
+    };
 
-  if (flags.password !== undefined && flags.passwordStdin) {
-    throw new DheError('USAGE', '--password and --password-stdin are mutually exclusive', {
-      hint: 'use --password-stdin and leave out -p',
-    });
-  }
-  if (flags.passwordStdin && !flags.username) {
-    throw new DheError('USAGE', 'Must provide --username with --password-stdin', {
-      hint: 'echo "$PASSWORD" | dhe-cli login -u USER --password-stdin SERVER',
-    });
-  }
-  if (flags.password !== undefined) {
-    hidePasswordFromTitle(flags.password);
-    out.warn('Using --password via the CLI is insecure. Use --password-stdin.');
-  }
-  warnIfShared(settings.configDir, (l) => out.warn(l));
-
-  const client = new RegistryClient({
-    registry,
-    tls: settings.tls,
-    proxy: settings.proxy,
-    trace: ctx.trace,
-    userAgent: userAgent(),
-    timeouts: settings.timeouts,
-  });
-  try {
-    const ttyIn = !!process.stdin.isTTY;
-
-    // No user and no password given: try what is stored first, as docker does.
-    if (flags.username === undefined && flags.password === undefined && !flags.passwordStdin) {
-      const existing = await resolveCredentials(registry, credOpts);
-      if (existing) {
-        try {
-          await client.checkLogin(existing, { offlineToken: false });
-          out.info(`Authenticating with existing credentials...${existing.username ? ` [Username: ${existing.username}]` : ''}`);
-          out.result('Login Succeeded');
-          return 0;
-        } catch (e) {
-          if (!isDheError(e) || e.exitCode !== 3 || !ttyIn) throw e;
-          ctx.trace.log(`login: stored credentials from ${existing.source} were refused; asking for new ones`);
-        }
-      }
-    }
-
-    let username = flags.username;
-    if (username === undefined || username === '') {
-      if (!ttyIn) throw nonTtyError();
-      username = (await prompt('Username: ', false, ctx.signal)).trim();
-      if (!username) throw new DheError('USAGE', 'Username is required', { hint: 'give the user with -u USER' });
-    }
-    let password = flags.password;
-    if (flags.passwordStdin) password = await readPasswordStdin(process.stdin, ctx.signal);
-    if (password === undefined) {
-      if (!ttyIn) throw nonTtyError();
-      password = await prompt('Password: ', true, ctx.signal);
-    }
-    if (password === '') {
-      throw new DheError('USAGE', 'Password is required', {
-        hint: flags.passwordStdin ? 'nothing came on standard input' : 'give a password or token',
+    if (flags.password !== undefined && flags.passwordStdin) {
+      throw new DheError('USAGE', '--password and --password-stdin are mutually exclusive', {
+        hint: 'use --password-stdin and leave out -p',
       });
     }
-
-    const cred: Credential = { username, password };
-    let checked: { identityToken?: string };
-    try {
-      checked = await client.checkLogin(cred, { offlineToken: true });
-    } catch (e) {
-      throw loginRefused(e, registry, username);
+    if (flags.passwordStdin && !flags.username) {
+      throw new DheError('USAGE', 'Must provide --username with --password-stdin', {
+        hint: 'echo "$PASSWORD" | dhe-cli login -u USER --password-stdin SERVER',
+      });
     }
-    const toStore: Credential = checked.identityToken
-      ? { username, identityToken: checked.identityToken }
-      : { username, password };
-    const stored = await storeCredentials(registry, toStore, credOpts);
-    if (stored.warning) out.warn(stored.warning);
-    ctx.trace.log(
-      `login: ${checked.identityToken ? 'refresh token' : 'password'} of ${username} stored in ${stored.store}`,
-    );
-    out.result('Login Succeeded');
-    return 0;
-  } finally {
-    await client.close().catch(() => {});
-  }
-}
+    if (flags.password !== undefined) {
+      hidePasswordFromTitle(flags.password);
+      out.warn('Using --password via the CLI is insecure. Use --password-stdin.');
+    }
+    warnIfShared(settings.configDir, (l) => out.warn(l));
+
+    const client = new RegistryClient({
+      registry,
+      tls: settings.tls,
+      proxy: settings.proxy,
+      trace: ctx.trace,
+      userAgent: userAgent(),
+      timeouts: settings.timeouts,
+    });
+    try {
+      const ttyIn = !!process.stdin.isTTY;
+
+      // No user and no password given: try what is stored first, as docker does.
+      if (flags.username === undefined && flags.password === undefined && !flags.passwordStdin) {
+        const existing = await resolveCredentials(registry, credOpts);
+        if (existing) {
+          try {
+            await client.checkLogin(existing, { offlineToken: false });
+            out.info(`Authenticating with existing credentials...${existing.username ? ` [Username: ${existing.username}]` : ''}`);
+            out.result('Login Succeeded');
+            return 0;
+          } catch (e) {
+            if (!isDheError(e) || e.exitCode !== 3 || !ttyIn) throw e;
+            ctx.trace.log(`login: stored credentials from ${existing.source} were refused; asking for new ones`);
+          }
+        }
+      }
+
+      let username = flags.username;
+      if (username === undefined || username === '') {
+        if (!ttyIn) throw nonTtyError();
+        username = (await prompt('Username: ', false, ctx.signal)).trim();
+        if (!username) throw new DheError('USAGE', 'Username is required', { hint: 'give the user with -u USER' });
+      }
+      let password = flags.password;
+      if (flags.passwordStdin) password = await readPasswordStdin(process.stdin, ctx.signal);
+      if (password === undefined) {
+        if (!ttyIn) throw nonTtyError();
+        password = await prompt('Password: ', true, ctx.signal);
+      }
+      if (password === '') {
+        throw new DheError('USAGE', 'Password is required', {
+          hint: flags.passwordStdin ? 'nothing came on standard input' : 'give a password or token',
+        });
+      }
+
+      const cred: Credential = { username, password };
+      let checked: { identityToken?: string };
+      try {
+        checked = await client.checkLogin(cred, { offlineToken: true });
+      } catch (e) {
+        throw loginRefused(e, registry, username);
+      }
+      const toStore: Credential = checked.identityToken
+        ? { username, identityToken: checked.identityToken }
+        : { username, password };
+      const stored = await storeCredentials(registry, toStore, credOpts);
+      if (stored.warning) out.warn(stored.warning);
+      ctx.trace.log(
+        `login: ${checked.identityToken ? 'refresh token' : 'password'} of ${username} stored in ${stored.store}`,
+      );
+      out.result('Login Succeeded');
+      return 0;
+    } finally {
+      await client.close().catch(() => {});
+    }
+  },
+});
