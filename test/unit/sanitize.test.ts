@@ -152,7 +152,7 @@ describe('the Output sink', () => {
     r.finish();
     r.onEvent({ type: 'layer', id: 'third', digest: 'sha256:z', size: 1, status: 'downloading' });
     r.finish();
-    const withoutOurs = stdout.text.replace(/\x1b\[\d+A\x1b\[J/g, '');
+    const withoutOurs = stdout.text.replace(/\r\x1b\[\d+A\x1b\[J/g, ''); // our redraw: \r, cursor up, clear (src/text/terminal.ts)
     expect(stdout.text).toMatch(/\x1b\[\d+A\x1b\[J/); // we did redraw in place
     expect(UNSAFE.test(withoutOurs)).toBe(false);
     expect(withoutOurs).toContain('abc\\x1b[2Jdef\\rLogin Succeeded'.slice(0, 39));
