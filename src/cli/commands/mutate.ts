@@ -3,17 +3,6 @@ import { parseCommandList } from '../command-list.js';
 import { defineCommand } from '../define.js';
 import { openStore } from '../session.js';
 
-interface MutateFlags {
-  tag: string;
-  env?: string[];
-  label?: string[];
-  entrypoint?: string;
-  cmd?: string;
-  workdir?: string;
-  user?: string;
-  expose?: string[];
-}
-
 export default defineCommand({
   meta: {
     name: 'mutate',
