@@ -89,16 +89,20 @@ function nameUsageErrors(cmd: Command, path: string, write: (s: string) => void)
   for (const sub of cmd.commands) nameUsageErrors(sub, path ? `${path} ${sub.name()}` : sub.name(), write);
 }
 
-export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
-  const out = new Output(options.stdout ?? process.stdout, options.stderr ?? process.stderr);
-  const env = options.env ?? process.env;
-  let exitCode: number = ExitCode.OK;
-  const controller = new AbortController();
-  // SIGINT and SIGTERM take the same path: abort, let the command clean up and print `Error: interrupted`.
-  // SIGTERM (exit 143) also has a deadline: whatever is still running after TERM_DEADLINE_MS is cut short, its
-  // temporary files removed synchronously (src/fs/cleanup.ts). A second signal of either kind exits at once, the same way.
-  let signalled: NodeJS.Signals | undefined;
-  let finished = false;
+/** What signal handling reads of a run: its exit code so far, whether it has finished, the signal received. */
+interface RunState {
+  exitCode: number;
+  finished: boolean;
+  signalled?: NodeJS.Signals;
+}
+
+/**
+ * SIGINT and SIGTERM take the same path: abort, let the command clean up and print `Error: interrupted`.
+ * SIGTERM (exit 143) also has a deadline: whatever is still running after TERM_DEADLINE_MS is cut short, its
+ * temporary files removed synchronously (src/fs/cleanup.ts). A second signal of either kind exits at once, the
+ * same way. Returns the function that removes the handlers once the run is over (unless a signal is being handled).
+ */
+function handleSignals(out: Output, controller: AbortController, state: RunState): () => void {
   const codeFor = (sig: NodeJS.Signals | undefined) => (sig === 'SIGTERM' ? SIGTERM_EXIT : ExitCode.INTERRUPTED);
   const exitNow = (code: number) => {
     removeTrackedSync();
@@ -106,15 +110,15 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   };
   const onSignal = (sig: NodeJS.Signals) => {
     if (controller.signal.aborted) {
-      if (!finished) out.error(controller.signal.reason);
-      exitNow(finished ? exitCode : codeFor(sig));
+      if (!state.finished) out.error(controller.signal.reason);
+      exitNow(state.finished ? state.exitCode : codeFor(sig));
     }
-    signalled = sig;
+    state.signalled = sig;
     controller.abort(new DheError('INTERRUPTED', sig === 'SIGTERM' ? 'interrupted (SIGTERM)' : 'interrupted', { hint: 'run the command again to finish' }));
     if (sig === 'SIGTERM') {
       setTimeout(() => {
-        if (!finished) out.error(controller.signal.reason);
-        exitNow(finished ? exitCode : SIGTERM_EXIT);
+        if (!state.finished) out.error(controller.signal.reason);
+        exitNow(state.finished ? state.exitCode : SIGTERM_EXIT);
       }, TERM_DEADLINE_MS).unref();
     }
   };
@@ -124,11 +128,21 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   process.on('SIGTERM', onSigterm);
   // `dhe-cli images -q | head -1`: a reader that goes away is not an error.
   const onPipeError = (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(exitCode);
+    if (e.code === 'EPIPE') process.exit(state.exitCode);
   };
   process.stdout.on('error', onPipeError);
   process.stderr.on('error', onPipeError);
+  return () => {
+    // Handlers stay while a signal is being handled: its deadline (or a second signal) still ends the process.
+    if (!state.signalled) {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+    }
+  };
+}
 
+/** The program: its description, version, global options, and commander set to print through `out`. */
+function createProgram(out: Output): Command {
   const program = new Command('dhe-cli');
   program
     .description(
@@ -136,7 +150,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     )
     .version(packageVersion(), '-v, --version', 'print the version');
   for (const [key, spec] of Object.entries(GLOBAL_OPTIONS)) program.addOption(toOption(key, spec));
-  program
+  return program
     .configureHelp({ showGlobalOptions: true })
     .showSuggestionAfterError(true)
     .enablePositionalOptions(false)
@@ -146,45 +160,49 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       writeErr: (s) => out.stderr.write(s),
       outputError: (s, write) => write(usageError(s)),
     });
+}
 
+/** The exit code of what parsing or the command threw (help and version: 0; what commander rejects: usage). */
+function exitCodeOfThrown(e: unknown, out: Output, signal: AbortSignal): number {
+  if (e instanceof UnknownHelpTopic) {
+    out.stderr.write(usageError(e.message));
+    return ExitCode.USAGE;
+  }
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.OK;
+    return e.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+  }
+  return out.error(signal.aborted ? (signal.reason ?? e) : e);
+}
+
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
+  const out = new Output(options.stdout ?? process.stdout, options.stderr ?? process.stderr);
+  const env = options.env ?? process.env;
+  const controller = new AbortController();
+  const state: RunState = { exitCode: ExitCode.OK, finished: false };
+  const release = handleSignals(out, controller, state);
+  const program = createProgram(out);
   const run = (def: AnyCommand) => async (cmd: Command) => {
     const flags = readOptions(GLOBAL_OPTIONS, cmd.optsWithGlobals());
     out.doctorSuggestion = doctorSuggestion(flags, cmd.processedArgs);
     const ctx = await buildContext(flags, env, out, controller.signal);
     const code = await def.run(ctx, readValues(def, cmd));
-    exitCode = typeof code === 'number' ? code : ExitCode.OK;
+    state.exitCode = typeof code === 'number' ? code : ExitCode.OK;
   };
-  for (const def of await loadCommands(commandsWanted(program, argv.slice(2)))) {
-    if ('subCommands' in def) await addGroup(program, def, run);
-    else addCommand(program, def, run(def));
-  }
-
-  nameUsageErrors(program, '', (t) => out.stderr.write(t));
   try {
+    for (const def of await loadCommands(commandsWanted(program, argv.slice(2)))) {
+      if ('subCommands' in def) await addGroup(program, def, run);
+      else addCommand(program, def, run(def));
+    }
+    nameUsageErrors(program, '', (t) => out.stderr.write(t));
     unknownHelpTopic(program, argv.slice(2));
     await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof UnknownHelpTopic) {
-      out.stderr.write(usageError(e.message));
-      exitCode = ExitCode.USAGE;
-    } else if (e instanceof CommanderError) {
-      // help and version exit 0; everything else commander rejects is a usage error
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
-        exitCode = ExitCode.OK;
-      } else {
-        exitCode = e.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
-      }
-    } else {
-      exitCode = out.error(controller.signal.aborted ? (controller.signal.reason ?? e) : e);
-    }
+    state.exitCode = exitCodeOfThrown(e, out, controller.signal);
   } finally {
-    if (signalled === 'SIGTERM' && exitCode === ExitCode.INTERRUPTED) exitCode = SIGTERM_EXIT;
-    finished = true;
-    // Handlers stay while a signal is being handled: its deadline (or a second signal) still ends the process.
-    if (!signalled) {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigterm);
-    }
+    if (state.signalled === 'SIGTERM' && state.exitCode === ExitCode.INTERRUPTED) state.exitCode = SIGTERM_EXIT;
+    state.finished = true;
+    release();
   }
-  return exitCode;
+  return state.exitCode;
 }
