@@ -15,7 +15,7 @@ export interface CommandContext {
   signal: AbortSignal;
 }
 
-export function settingsFromFlags(flags: GlobalFlags, env: NodeJS.ProcessEnv): Settings {
+function settingsFromFlags(flags: GlobalFlags, env: NodeJS.ProcessEnv): Settings {
   const s = defaultSettings(env);
   if (flags.config) {
     s.configDir = resolve(flags.config);

@@ -158,7 +158,7 @@ export async function addGroup(parent: Command, def: GroupDef, action: (def: Any
 }
 
 /** A parsed option's value in its declared shape (absent booleans false, `--no-X` true, repeatables []). */
-export function optionValue(o: OptionSpec, raw: unknown): unknown {
+function optionValue(o: OptionSpec, raw: unknown): unknown {
   if (o.type === 'boolean') return o.negated ? raw !== false : raw === true;
   if (o.type === 'repeatable') return Array.isArray(raw) ? raw.map(String) : [];
   return typeof raw === 'string' ? raw : undefined;

@@ -14,7 +14,7 @@ import { addCommand, addGroup, readOptions, readValues, toOption, type AnyComman
 import { GLOBAL_OPTIONS } from './globals.js';
 
 /** Exit code after SIGTERM (128 + 15, as shells report it); SIGINT keeps 130. */
-export const SIGTERM_EXIT = 143;
+const SIGTERM_EXIT = 143;
 /** SIGTERM ends every command within a second: this long for a clean unwind, then a forced exit. */
 const TERM_DEADLINE_MS = 500;
 
@@ -75,7 +75,7 @@ export interface MainOptions {
  * commander's "error: …\n(Did you mean …?)" in our shape: one Error: line and one Hint: line. `command` is the
  * command whose usage was wrong ("pull", "store verify"), so the hint names its help, not a placeholder.
  */
-export function usageError(text: string, command = ''): string {
+function usageError(text: string, command = ''): string {
   const lines = text.trim().split('\n').filter(Boolean);
   const first = (lines.shift() ?? '').replace(/^error: /, '');
   const suggestion = lines.map((l) => /^\(?(Did you mean .*\?)\)?$/.exec(l.trim())?.[1]).find(Boolean);

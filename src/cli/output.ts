@@ -166,7 +166,7 @@ function oneLine(s: string): string {
 }
 
 /** Anything thrown becomes a DheError: usage errors from commander, filesystem errors, bugs. */
-export function toDheError(e: unknown): DheError {
+function toDheError(e: unknown): DheError {
   if (isDheError(e)) return e;
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {

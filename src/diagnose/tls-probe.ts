@@ -30,7 +30,7 @@ export interface TlsProbe {
 }
 
 
-export function chainOf(peer: DetailedPeerCertificate | undefined): X509Certificate[] {
+function chainOf(peer: DetailedPeerCertificate | undefined): X509Certificate[] {
   const out: X509Certificate[] = [];
   const seen = new Set<string>();
   let c: DetailedPeerCertificate | undefined = peer;

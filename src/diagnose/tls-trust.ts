@@ -38,7 +38,7 @@ function systemCAs(): X509Certificate[] {
 }
 
 /** The CA among `cas` that anchors the chain (a chain cert is the CA, or is signed by it). */
-export function anchorIn(chain: X509Certificate[], cas: X509Certificate[]): X509Certificate | undefined {
+function anchorIn(chain: X509Certificate[], cas: X509Certificate[]): X509Certificate | undefined {
   for (const c of chain) {
     for (const ca of cas) {
       if (c.fingerprint256 === ca.fingerprint256) return ca;

@@ -41,7 +41,7 @@ function certLine(c: X509Certificate, i: number): string {
 }
 
 /** Issued by itself and signed with its own key (a root CA, or a self-signed leaf). */
-export function isSelfSigned(c: X509Certificate): boolean {
+function isSelfSigned(c: X509Certificate): boolean {
   if (c.subject !== c.issuer) return false;
   try {
     return c.checkIssued(c) || c.verify(c.publicKey);

@@ -26,7 +26,7 @@ const PER: Record<string, string[]> = {
   completion: ['bash', 'zsh'],
 };
 
-export function bashScript(): string {
+function bashScript(): string {
   const cases = Object.entries(PER)
     .map(([c, opts]) => `    ${c}) extra="${opts.join(' ')}" ;;`)
     .join('\n');
@@ -56,7 +56,7 @@ complete -F _dhe_cli dhe-cli
 `;
 }
 
-export function zshScript(): string {
+function zshScript(): string {
   return `#compdef dhe-cli
 # zsh completion for dhe-cli (uses bash completion emulation)
 autoload -U +X bashcompinit && bashcompinit

@@ -21,7 +21,7 @@ const SECTION: Record<string, string> = {
 };
 
 /** `HOST[:PORT]`, or `HOST[:PORT]/REPO[:TAG]` as copied from a failing command: the path is the repository to check. */
-export function doctorTarget(text: string, repoFlag: string | undefined): { registry: string; repo?: string } {
+function doctorTarget(text: string, repoFlag: string | undefined): { registry: string; repo?: string } {
   const bare = text.replace(/^https?:\/\//i, '').replace(/\/+$/, '');
   if (!bare || /\s/.test(bare)) throw new DheError('USAGE', 'doctor needs a registry: dhe-cli doctor HOST[:PORT]', { hint: "e.g. dhe-cli doctor dhe.yourdomain.com --repo team/app" });
   const slash = bare.indexOf('/');

@@ -4,7 +4,7 @@ import { defineCommand } from '../define.js';
 import { humanBytes } from '../progress.js';
 import { openStore } from '../session.js';
 
-export function humanDuration(ms: number): string {
+function humanDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 1) return 'Less than a second';
   if (s === 1) return '1 second';
@@ -28,7 +28,7 @@ function created(iso: string | undefined, now: number): string {
   return `${humanDuration(Math.max(0, now - t))} ago`;
 }
 
-export function formatTable(rows: string[][]): string {
+function formatTable(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows

@@ -30,7 +30,7 @@ type LoginFlags = OptionValues<typeof OPTIONS>;
 const MAX_STDIN = 64 * 1024;
 
 /** The password from standard input, without its trailing newline (as docker reads it); a signal stops the wait. */
-export async function readPasswordStdin(stdin: NodeJS.ReadableStream = process.stdin, signal?: AbortSignal): Promise<string> {
+async function readPasswordStdin(stdin: NodeJS.ReadableStream = process.stdin, signal?: AbortSignal): Promise<string> {
   const chunks: Buffer[] = [];
   await new Promise<void>((resolve, reject) => {
     let size = 0;
@@ -124,7 +124,7 @@ function loginRefused(e: unknown, registry: string, username: string): unknown {
  * Linux, Node rewrites the argv area itself, so /proc/PID/cmdline changes too; before this line runs — node's
  * start-up, ~0.1 s — and in shell history the password is visible: --password-stdin is the safe way.)
  */
-export function hidePasswordFromTitle(password: string, argv: string[] = process.argv): string {
+function hidePasswordFromTitle(password: string, argv: string[] = process.argv): string {
   const shown = argv.map((a, i) => {
     const prev = argv[i - 1];
     if (a === password && (prev === '-p' || prev === '--password')) return '***';

@@ -42,7 +42,7 @@ export async function pingCheck(run: DoctorRun, scheme: 'https' | 'http'): Promi
   return undefined;
 }
 
-export function describeChallenge(c: Challenge): string {
+function describeChallenge(c: Challenge): string {
   const p = Object.entries(c.params)
     .filter(([k]) => ['realm', 'service', 'scope', 'error'].includes(k))
     .map(([k, v]) => `${k}="${v}"`);
