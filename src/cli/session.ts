@@ -7,7 +7,9 @@ import { warnIfShared } from '../fs/private.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { ImageStore } from '../store/index.js';
 import { userAgent } from '../version.js';
+import type { TransferEvent } from '../transfer/events.js';
 import type { CommandContext } from './context.js';
+import type { ProgressRenderer } from './progress.js';
 
 export async function openStore(ctx: CommandContext): Promise<ImageStore> {
   warnIfShared(ctx.settings.configDir, (l) => ctx.out.warn(l));
@@ -33,4 +35,14 @@ export async function clientFor(ctx: CommandContext, registry: string): Promise<
     userAgent: userAgent(),
     timeouts: settings.timeouts,
   });
+}
+
+/** What every transfer (pull, push, copy) takes from the command: platform, parallelism, progress, cancel signal. */
+export function transferSettings(ctx: CommandContext, renderer: ProgressRenderer) {
+  return {
+    platform: ctx.settings.platform,
+    concurrency: ctx.settings.concurrency,
+    onEvent: (e: TransferEvent) => renderer.onEvent(e),
+    signal: ctx.signal,
+  };
 }

@@ -1,7 +1,7 @@
 import { parseReference } from '../../reference/index.js';
 import { defineCommand } from '../define.js';
 import { createRenderer } from '../progress.js';
-import { clientFor } from '../session.js';
+import { clientFor, transferSettings } from '../session.js';
 
 export default defineCommand({
   meta: {
@@ -26,10 +26,7 @@ export default defineCommand({
         source,
         destination,
         allPlatforms: !!opts.allPlatforms,
-        platform: ctx.settings.platform,
-        concurrency: ctx.settings.concurrency,
-        onEvent: (e) => renderer.onEvent(e),
-        signal: ctx.signal,
+        ...transferSettings(ctx, renderer),
       });
       renderer.finish();
       ctx.out.result(`${dst.name}@${r.digest}`);

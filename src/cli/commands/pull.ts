@@ -2,7 +2,7 @@ import { parseReference } from '../../reference/index.js';
 import { defineCommand } from '../define.js';
 import { explainMissingManifest } from '../missing-image.js';
 import { createRenderer } from '../progress.js';
-import { clientFor, openStore } from '../session.js';
+import { clientFor, openStore, transferSettings } from '../session.js';
 
 export default defineCommand({
   meta: {
@@ -28,11 +28,8 @@ export default defineCommand({
       const result = await pullImage(ref, {
         store,
         client,
-        platform: ctx.settings.platform,
         allPlatforms: !!opts.allPlatforms,
-        concurrency: ctx.settings.concurrency,
-        onEvent: (e) => renderer.onEvent(e),
-        signal: ctx.signal,
+        ...transferSettings(ctx, renderer),
       });
       renderer.finish();
       if (result.platformMismatch) {

@@ -2,7 +2,7 @@ import { parseReference } from '../../reference/index.js';
 import { parseCompression } from '../../transfer/compress.js';
 import { defineCommand } from '../define.js';
 import { createRenderer } from '../progress.js';
-import { clientFor, openStore } from '../session.js';
+import { clientFor, openStore, transferSettings } from '../session.js';
 
 export default defineCommand({
   meta: {
@@ -30,11 +30,8 @@ export default defineCommand({
       const result = await pushImage(ref, {
         store,
         client,
-        platform: ctx.settings.platform,
         compression,
-        concurrency: ctx.settings.concurrency,
-        onEvent: (e) => renderer.onEvent(e),
-        signal: ctx.signal,
+        ...transferSettings(ctx, renderer),
       });
       renderer.finish();
       if (ctx.out.quiet) ctx.out.result(`${ref.name}@${result.digest}`);
