@@ -149,14 +149,15 @@ function redactPairs(text: string): string {
 }
 
 /**
- * A Trace writing to a stream (stderr by default), every line redacted and made terminal-safe.
+ * A Trace writing through `write` (the CLI passes its Output's stderr: the library itself prints nothing), every
+ * line redacted and made terminal-safe.
  *
  * Which origin is the registry's: a line may say (`context.registryOrigin`); otherwise the trace learns them as it
  * goes: an origin is the registry's once a URL of the registry API (/v2/…) was seen on it, and `registryOrigins`
  * names some up front. Any other origin is "another origin": its URLs lose their query.
  */
 export function streamTrace(
-  write: (s: string) => void = (s) => process.stderr.write(s),
+  write: (s: string) => void,
   opts: { registryOrigins?: Iterable<string> } = {},
 ): Trace {
   const registries = new Set<string>([...(opts.registryOrigins ?? [])].map(originOf));

@@ -1,12 +1,25 @@
-// The package's version and the User-Agent built from it, read once from package.json at module load (the same
-// relative path from src/ under the tests and from dist/ when installed), not from npm's environment.
+// dhe-cli's version, and the User-Agent built from it, read once from the package.json next to src/ or dist/ (both
+// sit one level below the package root, in a checkout and in the installed tarball alike), not from
+// npm_package_version, which only `npm run` sets.
 
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 
-const pkg = createRequire(import.meta.url)('../package.json') as { version?: unknown };
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
 
-/** "0.1.0": package.json's version. */
-export const VERSION: string = typeof pkg.version === 'string' ? pkg.version : '0';
+/** "0.1.0": package.json's version ("0.0.0" when it cannot be read). */
+export const VERSION: string = readVersion();
+
+/** The package's version, as VERSION. */
+export function packageVersion(): string {
+  return VERSION;
+}
 
 /** "dhe-cli/0.1.0 node/20.20.0": what every request sends as User-Agent unless told otherwise. */
 export function userAgent(): string {

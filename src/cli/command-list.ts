@@ -23,7 +23,7 @@ function jsonList(text: string, option: string): string[] {
 }
 
 /** POSIX word splitting: '…' literal, "…" with \\ \" \$ \` escapes, a backslash outside quotes escapes one char. */
-export function shellWords(text: string, option = '--cmd'): string[] {
+function shellWords(text: string, option = '--cmd'): string[] {
   const words: string[] = [];
   let word: string | undefined;
   let i = 0;

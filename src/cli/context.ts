@@ -1,28 +1,12 @@
 // What every command gets: settings resolved from flags + environment (once, here), output, trace, a cancel signal.
 
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { defaultSettings, withDefaultCertsDirs, type Settings } from '../config.js';
 import { DheError } from '../errors.js';
 import { silentTrace, streamTrace, type Trace } from '../trace.js';
+import type { GlobalFlags } from './globals.js';
 import type { Output } from './output.js';
-
-export interface GlobalFlags {
-  config?: string;
-  store?: string;
-  caCert?: string[];
-  cert?: string;
-  key?: string;
-  certsDir?: string;
-  insecureRegistry?: string[];
-  platform?: string;
-  concurrency?: string;
-  debug?: boolean;
-  quiet?: boolean;
-  color?: boolean;
-  [k: string]: unknown;
-}
 
 export interface CommandContext {
   settings: Settings;
@@ -31,7 +15,7 @@ export interface CommandContext {
   signal: AbortSignal;
 }
 
-export function settingsFromFlags(flags: GlobalFlags, env: NodeJS.ProcessEnv): Settings {
+function settingsFromFlags(flags: GlobalFlags, env: NodeJS.ProcessEnv): Settings {
   const s = defaultSettings(env);
   if (flags.config) {
     s.configDir = resolve(flags.config);
@@ -39,7 +23,7 @@ export function settingsFromFlags(flags: GlobalFlags, env: NodeJS.ProcessEnv): S
     s.tls.certsDirs = withDefaultCertsDirs(env.DHE_CERTS_DIR ? [resolve(env.DHE_CERTS_DIR)] : [], s.configDir);
   }
   if (flags.store) s.storeDir = resolve(flags.store);
-  if (env.DHE_CONCURRENCY !== undefined && flags.concurrency === undefined) flags.concurrency = env.DHE_CONCURRENCY;
+  const concurrency = flags.concurrency ?? env.DHE_CONCURRENCY;
   if (flags.caCert?.length) s.tls.caCertFiles = [...s.tls.caCertFiles, ...flags.caCert.map((f) => resolve(f))];
   if (flags.cert || flags.key) {
     if (!flags.cert || !flags.key) {
@@ -51,10 +35,10 @@ export function settingsFromFlags(flags: GlobalFlags, env: NodeJS.ProcessEnv): S
   if (flags.certsDir) s.tls.certsDirs = withDefaultCertsDirs([resolve(flags.certsDir)], s.configDir);
   if (flags.insecureRegistry?.length) s.tls.insecureRegistries = [...s.tls.insecureRegistries, ...flags.insecureRegistry];
   if (flags.platform) s.platform = flags.platform;
-  if (flags.concurrency !== undefined) {
-    const n = Number(flags.concurrency);
+  if (concurrency !== undefined) {
+    const n = Number(concurrency);
     if (!Number.isInteger(n) || n < 1 || n > 64) {
-      throw new DheError('USAGE', `--concurrency (or DHE_CONCURRENCY) must be a whole number from 1 to 64, not "${flags.concurrency}"`);
+      throw new DheError('USAGE', `--concurrency (or DHE_CONCURRENCY) must be a whole number from 1 to 64, not "${concurrency}"`);
     }
     s.concurrency = n;
   }

@@ -3,7 +3,7 @@
 // repository of the failing reference, so following it literally diagnoses the same situation.
 
 import { parseReference, type Reference } from '../reference/index.js';
-import type { GlobalFlags } from './context.js';
+import type { GlobalFlags } from './globals.js';
 
 export interface DoctorSuggestion {
   /** Global options to repeat, in command-line form. */

@@ -18,7 +18,7 @@ export function unknownHelpTopic(program: Command, args: readonly string[]): voi
 }
 
 /** The arguments that are not options or option values (values of the program's options that take one). */
-function positionalsOf(program: Command, args: readonly string[]): string[] {
+export function positionalsOf(program: Command, args: readonly string[]): string[] {
   const takesValue = new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter(Boolean) as string[]));
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {

@@ -49,6 +49,10 @@ class TerminalWriter implements Writer {
   control(seq: string): void {
     if (seq) this.raw.write(seq);
   }
+  /** A terminal prompt's own output (readline's echo of what the user types, its line editing), as it is. */
+  echo(chunk: string | Uint8Array): void {
+    this.raw.write(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+  }
 }
 
 export class Output {
@@ -71,6 +75,14 @@ export class Output {
   /** Live progress: moves the cursor up `n` lines and clears from there (our own sequence, never outside text). */
   eraseLines(n: number): void {
     (this.stdout as TerminalWriter).control(cursorUpAndClear(n));
+  }
+
+  /**
+   * What an interactive prompt writes on stderr: the question, readline's echo of the typed answer and its line
+   * editing. That is the user's own typing on their own terminal, so it is written as is (not escaped).
+   */
+  promptEcho(chunk: string | Uint8Array): void {
+    (this.stderr as TerminalWriter).echo(chunk);
   }
 
   async configure(settings: Settings): Promise<void> {
@@ -154,7 +166,7 @@ function oneLine(s: string): string {
 }
 
 /** Anything thrown becomes a DheError: usage errors from commander, filesystem errors, bugs. */
-export function toDheError(e: unknown): DheError {
+function toDheError(e: unknown): DheError {
   if (isDheError(e)) return e;
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {

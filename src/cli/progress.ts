@@ -42,7 +42,7 @@ export function createRenderer(out: Output): ProgressRenderer {
 }
 
 /** How often a plain (CI) log shows the progress of a layer still transferring: CI systems kill silent jobs. */
-export const HEARTBEAT_MS = 10_000;
+const HEARTBEAT_MS = 10_000;
 
 /**
  * docker's non-TTY lines (final states), plus a line when a layer starts (`<id>: Downloading 1.07GB`) and at most

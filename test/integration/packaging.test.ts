@@ -3,7 +3,9 @@
 // for a user), and its dhe-cli must work there (version, help, and a pull against the real registry).
 
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -84,6 +86,29 @@ describe('npm pack → npm install into an empty folder', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`Digest: ${img.manifest.digest}`);
     expect(r.stdout.trim().split('\n').pop()).toBe(`${h.plain.host}/${repo}:v1`);
+  });
+
+  it('the installed dhe-cli sends its real version as User-Agent (not npm_package_version, which only npm run sets)', async () => {
+    const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    const agents: string[] = [];
+    const server = createServer((req, res) => {
+      agents.push(String(req.headers['user-agent']));
+      res.setHeader('docker-distribution-api-version', 'registry/2.0');
+      res.setHeader('content-type', 'application/json');
+      res.end(req.url === '/v2/' ? '{}' : JSON.stringify({ name: 'team/app', tags: ['v1'] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const home = tempDir('dhe-pack-ua-');
+      const r = await runCli(['tags', `${host}/team/app`], { bin: binPath, env: { HOME: home, DHE_CONFIG: join(home, 'c') } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('v1');
+      expect(agents.length).toBeGreaterThan(0);
+      for (const a of agents) expect(a).toBe(`dhe-cli/${version} node/${process.versions.node}`);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('the library entry loads from the installed package with its types', async () => {

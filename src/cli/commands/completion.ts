@@ -1,5 +1,5 @@
 import { DheError } from '../../errors.js';
-import type { CommandContext } from '../context.js';
+import { defineCommand } from '../define.js';
 
 const COMMANDS = [
   'login', 'logout', 'tag', 'push', 'pull', 'images', 'rmi', 'prune', 'inspect', 'save', 'load', 'copy', 'tags',
@@ -26,7 +26,7 @@ const PER: Record<string, string[]> = {
   completion: ['bash', 'zsh'],
 };
 
-export function bashScript(): string {
+function bashScript(): string {
   const cases = Object.entries(PER)
     .map(([c, opts]) => `    ${c}) extra="${opts.join(' ')}" ;;`)
     .join('\n');
@@ -56,16 +56,24 @@ complete -F _dhe_cli dhe-cli
 `;
 }
 
-export function zshScript(): string {
+function zshScript(): string {
   return `#compdef dhe-cli
 # zsh completion for dhe-cli (uses bash completion emulation)
 autoload -U +X bashcompinit && bashcompinit
 ${bashScript()}`;
 }
 
-export async function run(ctx: CommandContext, shell: string): Promise<number> {
-  if (shell === 'bash') ctx.out.result(bashScript());
-  else if (shell === 'zsh') ctx.out.result(zshScript());
-  else throw new DheError('USAGE', `no completion for shell "${shell}"`, { hint: 'use bash or zsh' });
-  return 0;
-}
+export default defineCommand({
+  meta: {
+    name: 'completion',
+    description: 'print a shell completion script',
+    examples: ['dhe-cli completion bash > /etc/bash_completion.d/dhe-cli', 'source <(dhe-cli completion zsh)'],
+  },
+  args: { shell: { required: true, description: 'bash or zsh' } },
+  async run(ctx, { shell }) {
+    if (shell === 'bash') ctx.out.result(bashScript());
+    else if (shell === 'zsh') ctx.out.result(zshScript());
+    else throw new DheError('USAGE', `no completion for shell "${shell}"`, { hint: 'use bash or zsh' });
+    return 0;
+  },
+});

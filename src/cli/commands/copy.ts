@@ -1,31 +1,40 @@
 import { parseReference } from '../../reference/index.js';
-import { copyImage } from '../../transfer/copy.js';
-import type { CommandContext } from '../context.js';
+import { defineCommand } from '../define.js';
 import { createRenderer } from '../progress.js';
-import { clientFor } from '../session.js';
+import { clientFor, transferSettings } from '../session.js';
 
-export async function run(ctx: CommandContext, srcText: string, dstText: string, opts: { allPlatforms?: boolean }): Promise<number> {
-  const src = parseReference(srcText);
-  const dst = parseReference(dstText);
-  const source = clientFor(ctx, src.registry);
-  const destination = src.registry === dst.registry ? source : clientFor(ctx, dst.registry);
-  const renderer = createRenderer(ctx.out);
-  try {
-    const r = await copyImage(src, dst, {
-      source,
-      destination,
-      allPlatforms: !!opts.allPlatforms,
-      platform: ctx.settings.platform,
-      concurrency: ctx.settings.concurrency,
-      onEvent: (e) => renderer.onEvent(e),
-      signal: ctx.signal,
-    });
-    renderer.finish();
-    ctx.out.result(`${dst.name}@${r.digest}`);
-    return 0;
-  } finally {
-    renderer.finish();
-    await source.close();
-    if (destination !== source) await destination.close();
-  }
-}
+export default defineCommand({
+  meta: {
+    name: 'copy',
+    description: 'copy an image from one registry to another, streaming, without the local store',
+    examples: ['dhe-cli copy docker.io/library/alpine:3.20 dhe.yourdomain.com/mirror/alpine:3.20'],
+  },
+  args: {
+    src: { required: true, description: 'source reference' },
+    dst: { required: true, description: 'destination reference' },
+  },
+  options: { allPlatforms: { type: 'boolean', description: 'copy every platform of a multi-platform image' } },
+  async run(ctx, { src: srcText, dst: dstText, ...opts }) {
+    const { copyImage } = await import('../../transfer/copy.js');
+    const src = parseReference(srcText);
+    const dst = parseReference(dstText);
+    const source = await clientFor(ctx, src.registry);
+    const destination = src.registry === dst.registry ? source : await clientFor(ctx, dst.registry);
+    const renderer = createRenderer(ctx.out);
+    try {
+      const r = await copyImage(src, dst, {
+        source,
+        destination,
+        allPlatforms: !!opts.allPlatforms,
+        ...transferSettings(ctx, renderer),
+      });
+      renderer.finish();
+      ctx.out.result(`${dst.name}@${r.digest}`);
+      return 0;
+    } finally {
+      renderer.finish();
+      await source.close();
+      if (destination !== source) await destination.close();
+    }
+  },
+});

@@ -1,11 +1,11 @@
 // dhe-cli doctor REGISTRY [--repo NAME] [--format text|json]: runs the diagnosis (src/diagnose) and renders it,
 // one line per check (✔ pass, ✖ fail, ! warning, - skipped), the fix under each failure; exit 0 / 3 / 4 / 6.
 
-import { runDoctor, type Check } from '../../diagnose/index.js';
+import type { Check } from '../../diagnose/index.js';
 import { DheError } from '../../errors.js';
 import { redactText } from '../../trace.js';
-import type { CommandContext } from '../context.js';
-import { userAgent } from '../session.js';
+import { defineCommand } from '../define.js';
+import { userAgent } from '../../version.js';
 
 const SECTION: Record<string, string> = {
   dns: 'Network',
@@ -21,7 +21,7 @@ const SECTION: Record<string, string> = {
 };
 
 /** `HOST[:PORT]`, or `HOST[:PORT]/REPO[:TAG]` as copied from a failing command: the path is the repository to check. */
-export function doctorTarget(text: string, repoFlag: string | undefined): { registry: string; repo?: string } {
+function doctorTarget(text: string, repoFlag: string | undefined): { registry: string; repo?: string } {
   const bare = text.replace(/^https?:\/\//i, '').replace(/\/+$/, '');
   if (!bare || /\s/.test(bare)) throw new DheError('USAGE', 'doctor needs a registry: dhe-cli doctor HOST[:PORT]', { hint: "e.g. dhe-cli doctor dhe.yourdomain.com --repo team/app" });
   const slash = bare.indexOf('/');
@@ -34,55 +34,68 @@ export function doctorTarget(text: string, repoFlag: string | undefined): { regi
   return { registry, repo: fromPath };
 }
 
-export async function run(ctx: CommandContext, target: string, opts: { repo?: string; format?: string }): Promise<number> {
-  const { settings, out } = ctx;
-  const json = opts.format === 'json';
-  const { registry, repo } = doctorTarget(target, opts.repo);
-  const p = out.paint;
-  let section = '';
-  const render = (c: Check) => {
-    // --quiet: only what needs attention (failures and warnings with their fixes), then the summary line
-    if (settings.quiet && c.status !== 'fail' && c.status !== 'warn') return;
-    const group = SECTION[c.id.split('.')[0] ?? ''] ?? 'Other';
-    if (group !== section) {
-      section = group;
-      out.result(p.bold(group));
+export default defineCommand({
+  meta: {
+    name: 'doctor',
+    description: 'diagnose connectivity, TLS and authentication with a registry, and say how to fix what fails',
+    examples: ['dhe-cli doctor dhe.yourdomain.com', 'dhe-cli doctor dhe.yourdomain.com --repo yourusername/hello-mine'],
+  },
+  args: { registry: { required: true, description: 'REGISTRYHOST[:PORT]' } },
+  options: {
+    repo: { type: 'string', value: 'name', description: 'also check pull and push access to this repository' },
+    format: { type: 'string', choices: ['text', 'json'], default: 'text', description: 'output format' },
+  },
+  async run(ctx, { registry: target, ...opts }) {
+    const { runDoctor } = await import('../../diagnose/index.js');
+    const { settings, out } = ctx;
+    const json = opts.format === 'json';
+    const { registry, repo } = doctorTarget(target, opts.repo);
+    const p = out.paint;
+    let section = '';
+    const render = (c: Check) => {
+      // --quiet: only what needs attention (failures and warnings with their fixes), then the summary line
+      if (settings.quiet && c.status !== 'fail' && c.status !== 'warn') return;
+      const group = SECTION[c.id.split('.')[0] ?? ''] ?? 'Other';
+      if (group !== section) {
+        section = group;
+        out.result(p.bold(group));
+      }
+      const mark = c.status === 'pass' ? p.green('✔') : c.status === 'fail' ? p.red('✖') : c.status === 'warn' ? p.yellow('!') : p.dim('-');
+      const line = `  ${mark} ${c.title}: ${c.finding}`;
+      out.result(redactText(c.status === 'skip' ? p.dim(line) : line));
+      const showNotes = c.status === 'fail' || c.status === 'warn' || c.id.endsWith('tls.chain');
+      if (showNotes) for (const n of c.notes ?? []) out.result(p.dim(`      ${redactText(n)}`));
+      if (c.fix && (c.status === 'fail' || c.status === 'warn')) out.result(`    ${c.status === 'fail' ? p.red('Fix:') : p.yellow('Fix:')} ${redactText(c.fix)}`);
+    };
+    if (!json && !settings.quiet) out.result(`dhe-cli doctor ${registry}${repo ? ` --repo ${repo}` : ''}`);
+    const report = await runDoctor(registry, {
+      tls: settings.tls,
+      proxy: settings.proxy,
+      configDir: settings.configDir,
+      dockerConfigDir: settings.dockerConfigDir,
+      env: settings.env,
+      repo,
+      trace: ctx.trace,
+      signal: ctx.signal,
+      userAgent: userAgent(),
+      onCheck: json ? undefined : render,
+    });
+    if (json) {
+      out.json(report);
+      return report.exitCode;
     }
-    const mark = c.status === 'pass' ? p.green('✔') : c.status === 'fail' ? p.red('✖') : c.status === 'warn' ? p.yellow('!') : p.dim('-');
-    const line = `  ${mark} ${c.title}: ${c.finding}`;
-    out.result(redactText(c.status === 'skip' ? p.dim(line) : line));
-    const showNotes = c.status === 'fail' || c.status === 'warn' || c.id.endsWith('tls.chain');
-    if (showNotes) for (const n of c.notes ?? []) out.result(p.dim(`      ${redactText(n)}`));
-    if (c.fix && (c.status === 'fail' || c.status === 'warn')) out.result(`    ${c.status === 'fail' ? p.red('Fix:') : p.yellow('Fix:')} ${redactText(c.fix)}`);
-  };
-  if (!json && !settings.quiet) out.result(`dhe-cli doctor ${registry}${repo ? ` --repo ${repo}` : ''}`);
-  const report = await runDoctor(registry, {
-    tls: settings.tls,
-    proxy: settings.proxy,
-    configDir: settings.configDir,
-    dockerConfigDir: settings.dockerConfigDir,
-    env: settings.env,
-    repo,
-    trace: ctx.trace,
-    signal: ctx.signal,
-    userAgent: userAgent(),
-    onCheck: json ? undefined : render,
-  });
-  if (json) {
-    out.json(report);
+    const failed = report.checks.filter((c) => c.status === 'fail');
+    const warned = report.checks.filter((c) => c.status === 'warn');
+    const w = warned.length ? `${warned.length} warning${warned.length > 1 ? 's' : ''}` : '';
+    if (!settings.quiet) out.result('');
+    if (!failed.length) {
+      out.result(p.green(`No problems found with ${report.host}${w ? ` (${w})` : ''}.`));
+    } else {
+      const first = failed[0]!;
+      out.result(
+        p.red(`${failed.length} problem${failed.length > 1 ? 's' : ''} found${w ? `, ${w}` : ''}. Start with: ${first.title} — ${first.fix ?? first.finding}`),
+      );
+    }
     return report.exitCode;
-  }
-  const failed = report.checks.filter((c) => c.status === 'fail');
-  const warned = report.checks.filter((c) => c.status === 'warn');
-  const w = warned.length ? `${warned.length} warning${warned.length > 1 ? 's' : ''}` : '';
-  if (!settings.quiet) out.result('');
-  if (!failed.length) {
-    out.result(p.green(`No problems found with ${report.host}${w ? ` (${w})` : ''}.`));
-  } else {
-    const first = failed[0]!;
-    out.result(
-      p.red(`${failed.length} problem${failed.length > 1 ? 's' : ''} found${w ? `, ${w}` : ''}. Start with: ${first.title} — ${first.fix ?? first.finding}`),
-    );
-  }
-  return report.exitCode;
-}
+  },
+});

@@ -1,10 +1,10 @@
-import { listImageSummaries, type ImageSummary } from '../../transfer/images.js';
+import type { ImageSummary } from '../../transfer/images.js';
 import { parseReference } from '../../reference/index.js';
-import type { CommandContext } from '../context.js';
+import { defineCommand } from '../define.js';
 import { humanBytes } from '../progress.js';
 import { openStore } from '../session.js';
 
-export function humanDuration(ms: number): string {
+function humanDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 1) return 'Less than a second';
   if (s === 1) return '1 second';
@@ -28,7 +28,7 @@ function created(iso: string | undefined, now: number): string {
   return `${humanDuration(Math.max(0, now - t))} ago`;
 }
 
-export function formatTable(rows: string[][]): string {
+function formatTable(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows
@@ -45,33 +45,43 @@ function matches(img: ImageSummary, filter: string | undefined): boolean {
   return true;
 }
 
-export async function run(
-  ctx: CommandContext,
-  filter: string | undefined,
-  opts: { digests?: boolean; trunc?: boolean; format?: string },
-): Promise<number> {
-  const store = await openStore(ctx);
-  const all = (await listImageSummaries(store)).filter((i) => matches(i, filter));
-  const noTrunc = opts.trunc === false;
-  const id = (i: ImageSummary) => (noTrunc ? i.configDigest : i.id);
-  if (opts.format === 'json') {
-    ctx.out.json(all);
+export default defineCommand({
+  meta: {
+    name: 'images',
+    description: 'list the images in the local store',
+    examples: ['dhe-cli images', 'dhe-cli images -q dhe.yourdomain.com/yourusername/hello-mine', 'dhe-cli images --format json'],
+  },
+  args: { filter: { description: 'REPO[:TAG] to list only matching images' } },
+  options: {
+    digests: { type: 'boolean', description: 'show digests' },
+    trunc: { type: 'boolean', negated: true, description: "don't truncate output" },
+    format: { type: 'string', choices: ['table', 'json'], default: 'table', description: 'output format' },
+  },
+  async run(ctx, { filter, ...opts }) {
+    const { listImageSummaries } = await import('../../transfer/images.js');
+    const store = await openStore(ctx);
+    const all = (await listImageSummaries(store)).filter((i) => matches(i, filter));
+    const noTrunc = opts.trunc === false;
+    const id = (i: ImageSummary) => (noTrunc ? i.configDigest : i.id);
+    if (opts.format === 'json') {
+      ctx.out.json(all);
+      return 0;
+    }
+    if (ctx.out.quiet) {
+      for (const i of all) ctx.out.result(id(i));
+      return 0;
+    }
+    const now = Date.now();
+    const header = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+    const rows = all.map((i) => [
+      i.repository,
+      i.tag ?? '<none>',
+      ...(opts.digests ? [i.digest] : []),
+      id(i),
+      created(i.created, now),
+      humanBytes(i.size),
+    ]);
+    ctx.out.result(formatTable([header, ...rows]));
     return 0;
-  }
-  if (ctx.out.quiet) {
-    for (const i of all) ctx.out.result(id(i));
-    return 0;
-  }
-  const now = Date.now();
-  const header = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-  const rows = all.map((i) => [
-    i.repository,
-    i.tag ?? '<none>',
-    ...(opts.digests ? [i.digest] : []),
-    id(i),
-    created(i.created, now),
-    humanBytes(i.size),
-  ]);
-  ctx.out.result(formatTable([header, ...rows]));
-  return 0;
-}
+  },
+});

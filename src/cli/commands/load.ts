@@ -1,23 +1,34 @@
 import { resolve } from 'node:path';
-import { loadArchive } from '../../archive/index.js';
 import { parseReference } from '../../reference/index.js';
-import type { CommandContext } from '../context.js';
+import { defineCommand } from '../define.js';
 import { openStore } from '../session.js';
 
-export async function run(ctx: CommandContext, opts: { input?: string; name?: string }): Promise<number> {
-  const store = await openStore(ctx);
-  const input = opts.input && opts.input !== '-' ? resolve(opts.input) : process.stdin;
-  const r = await loadArchive(store, input, {
-    name: opts.name ? parseReference(opts.name).toString() : undefined,
-    signal: ctx.signal,
-    trace: ctx.trace,
-  });
-  for (const img of r.images) {
-    if (img.names.length === 0) {
-      ctx.out.result(`Loaded image ID: ${img.configDigest ?? img.descriptor.digest}`);
-      continue;
+export default defineCommand({
+  meta: {
+    name: 'load',
+    description: 'read images from a docker save / skopeo / OCI archive (gzip or not) into the local store',
+    examples: ['dhe-cli load -i app.tar', 'docker save app:1.0 | dhe-cli load'],
+  },
+  options: {
+    input: { type: 'string', short: 'i', value: 'file', description: 'archive to read (default stdin)' },
+    name: { type: 'string', value: 'ref', description: 'name for the image when the archive names none (e.g. an OCI layout without ref names)' },
+  },
+  async run(ctx, opts) {
+    const { loadArchive } = await import('../../archive/index.js');
+    const store = await openStore(ctx);
+    const input = opts.input && opts.input !== '-' ? resolve(opts.input) : process.stdin;
+    const r = await loadArchive(store, input, {
+      name: opts.name ? parseReference(opts.name).toString() : undefined,
+      signal: ctx.signal,
+      trace: ctx.trace,
+    });
+    for (const img of r.images) {
+      if (img.names.length === 0) {
+        ctx.out.result(`Loaded image ID: ${img.configDigest ?? img.descriptor.digest}`);
+        continue;
+      }
+      for (const n of img.names) ctx.out.result(`Loaded image: ${parseReference(n).familiar}`);
     }
-    for (const n of img.names) ctx.out.result(`Loaded image: ${parseReference(n).familiar}`);
-  }
-  return 0;
-}
+    return 0;
+  },
+});

@@ -13,20 +13,24 @@ import {
 } from '../../auth/credentials/index.js';
 import { DheError, isDheError } from '../../errors.js';
 import { warnIfShared } from '../../fs/private.js';
-import { RegistryClient } from '../../registry/index.js';
+import type { RegistryClient } from '../../registry/index.js';
 import type { CommandContext } from '../context.js';
-import { userAgent } from '../session.js';
+import { defineCommand, type OptionSpecs, type OptionValues } from '../define.js';
+import type { Output } from '../output.js';
+import { userAgent } from '../../version.js';
 
-export interface LoginFlags {
-  username?: string;
-  password?: string;
-  passwordStdin?: boolean;
-}
+const OPTIONS = {
+  username: { type: 'string', short: 'u', value: 'user', description: 'user name' },
+  password: { type: 'string', short: 'p', value: 'password', description: 'password or token (insecure: prefer --password-stdin)' },
+  passwordStdin: { type: 'boolean', description: 'read the password from standard input' },
+} as const satisfies OptionSpecs;
+
+type LoginFlags = OptionValues<typeof OPTIONS>;
 
 const MAX_STDIN = 64 * 1024;
 
 /** The password from standard input, without its trailing newline (as docker reads it); a signal stops the wait. */
-export async function readPasswordStdin(stdin: NodeJS.ReadableStream = process.stdin, signal?: AbortSignal): Promise<string> {
+async function readPasswordStdin(stdin: NodeJS.ReadableStream = process.stdin, signal?: AbortSignal): Promise<string> {
   const chunks: Buffer[] = [];
   await new Promise<void>((resolve, reject) => {
     let size = 0;
@@ -60,13 +64,17 @@ export async function readPasswordStdin(stdin: NodeJS.ReadableStream = process.s
   return s;
 }
 
-/** Asks on the terminal (stdin TTY, prompt on stderr); with hidden, nothing typed is echoed. */
-function prompt(question: string, hidden: boolean, signal: AbortSignal): Promise<string> {
+/**
+ * Asks on the terminal (stdin a TTY); the question and readline's echo go to stderr through the Output. With
+ * hidden, nothing typed is echoed (the writes are dropped while the answer is typed).
+ */
+function prompt(out: Output, question: string, hidden: boolean, signal: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     let muted = false;
     const output = new Writable({
-      write(chunk, _enc, cb) {
-        if (!muted) process.stderr.write(chunk);
+      decodeStrings: false,
+      write(chunk: string | Buffer, _enc, cb) {
+        if (!muted) out.promptEcho(chunk);
         cb();
       },
     });
@@ -77,12 +85,12 @@ function prompt(question: string, hidden: boolean, signal: AbortSignal): Promise
     };
     signal.addEventListener('abort', onAbort, { once: true });
     rl.on('SIGINT', () => {
-      process.stderr.write('\n');
+      out.promptEcho('\n');
       onAbort();
     });
     rl.question(question, (answer) => {
       signal.removeEventListener('abort', onAbort);
-      if (hidden) process.stderr.write('\n');
+      if (hidden) out.promptEcho('\n');
       rl.close();
       resolve(answer);
     });
@@ -116,7 +124,7 @@ function loginRefused(e: unknown, registry: string, username: string): unknown {
  * Linux, Node rewrites the argv area itself, so /proc/PID/cmdline changes too; before this line runs — node's
  * start-up, ~0.1 s — and in shell history the password is visible: --password-stdin is the safe way.)
  */
-export function hidePasswordFromTitle(password: string, argv: string[] = process.argv): string {
+function hidePasswordFromTitle(password: string, argv: string[] = process.argv): string {
   const shown = argv.map((a, i) => {
     const prev = argv[i - 1];
     if (a === password && (prev === '-p' || prev === '--password')) return '***';
@@ -133,16 +141,8 @@ export function hidePasswordFromTitle(password: string, argv: string[] = process
   return title;
 }
 
-export async function run(ctx: CommandContext, server: string | undefined, flags: LoginFlags = {}): Promise<number> {
-  const { settings, out } = ctx;
-  const registry = registryHost(server?.trim() || 'docker.io');
-  const credOpts: CredentialOptions = {
-    configDir: settings.configDir,
-    dockerConfigDir: settings.dockerConfigDir,
-    env: settings.env,
-    trace: ctx.trace,
-  };
-
+/** Flags that cannot go together, or need another; -p is taken out of the process title at once. */
+function checkFlags(flags: LoginFlags, out: Output): void {
   if (flags.password !== undefined && flags.passwordStdin) {
     throw new DheError('USAGE', '--password and --password-stdin are mutually exclusive', {
       hint: 'use --password-stdin and leave out -p',
@@ -157,71 +157,96 @@ export async function run(ctx: CommandContext, server: string | undefined, flags
     hidePasswordFromTitle(flags.password);
     out.warn('Using --password via the CLI is insecure. Use --password-stdin.');
   }
-  warnIfShared(settings.configDir, (l) => out.warn(l));
+}
 
-  const client = new RegistryClient({
-    registry,
-    tls: settings.tls,
-    proxy: settings.proxy,
-    trace: ctx.trace,
-    userAgent: userAgent(),
-    timeouts: settings.timeouts,
-  });
+/** The stored credentials, when there are some and the registry still takes them (refused on a TTY: ask anew). */
+async function storedStillWork(ctx: CommandContext, client: RegistryClient, registry: string, credOpts: CredentialOptions, ttyIn: boolean): Promise<boolean> {
+  const existing = await resolveCredentials(registry, credOpts);
+  if (!existing) return false;
   try {
-    const ttyIn = !!process.stdin.isTTY;
-
-    // No user and no password given: try what is stored first, as docker does.
-    if (flags.username === undefined && flags.password === undefined && !flags.passwordStdin) {
-      const existing = await resolveCredentials(registry, credOpts);
-      if (existing) {
-        try {
-          await client.checkLogin(existing, { offlineToken: false });
-          out.info(`Authenticating with existing credentials...${existing.username ? ` [Username: ${existing.username}]` : ''}`);
-          out.result('Login Succeeded');
-          return 0;
-        } catch (e) {
-          if (!isDheError(e) || e.exitCode !== 3 || !ttyIn) throw e;
-          ctx.trace.log(`login: stored credentials from ${existing.source} were refused; asking for new ones`);
-        }
-      }
-    }
-
-    let username = flags.username;
-    if (username === undefined || username === '') {
-      if (!ttyIn) throw nonTtyError();
-      username = (await prompt('Username: ', false, ctx.signal)).trim();
-      if (!username) throw new DheError('USAGE', 'Username is required', { hint: 'give the user with -u USER' });
-    }
-    let password = flags.password;
-    if (flags.passwordStdin) password = await readPasswordStdin(process.stdin, ctx.signal);
-    if (password === undefined) {
-      if (!ttyIn) throw nonTtyError();
-      password = await prompt('Password: ', true, ctx.signal);
-    }
-    if (password === '') {
-      throw new DheError('USAGE', 'Password is required', {
-        hint: flags.passwordStdin ? 'nothing came on standard input' : 'give a password or token',
-      });
-    }
-
-    const cred: Credential = { username, password };
-    let checked: { identityToken?: string };
-    try {
-      checked = await client.checkLogin(cred, { offlineToken: true });
-    } catch (e) {
-      throw loginRefused(e, registry, username);
-    }
-    const toStore: Credential = checked.identityToken
-      ? { username, identityToken: checked.identityToken }
-      : { username, password };
-    const stored = await storeCredentials(registry, toStore, credOpts);
-    if (stored.warning) out.warn(stored.warning);
-    ctx.trace.log(
-      `login: ${checked.identityToken ? 'refresh token' : 'password'} of ${username} stored in ${stored.store}`,
-    );
-    out.result('Login Succeeded');
-    return 0;
-  } finally {
-    await client.close().catch(() => {});
+    await client.checkLogin(existing, { offlineToken: false });
+    ctx.out.info(`Authenticating with existing credentials...${existing.username ? ` [Username: ${existing.username}]` : ''}`);
+    return true;
+  } catch (e) {
+    if (!isDheError(e) || e.exitCode !== 3 || !ttyIn) throw e;
+    ctx.trace.log(`login: stored credentials from ${existing.source} were refused; asking for new ones`);
+    return false;
   }
 }
+
+/** User and password from the flags, standard input, or the terminal's prompts. */
+async function askCredentials(ctx: CommandContext, flags: LoginFlags, ttyIn: boolean): Promise<{ username: string; password: string }> {
+  let username = flags.username;
+  if (username === undefined || username === '') {
+    if (!ttyIn) throw nonTtyError();
+    username = (await prompt(ctx.out, 'Username: ', false, ctx.signal)).trim();
+    if (!username) throw new DheError('USAGE', 'Username is required', { hint: 'give the user with -u USER' });
+  }
+  let password = flags.password;
+  if (flags.passwordStdin) password = await readPasswordStdin(process.stdin, ctx.signal);
+  if (password === undefined) {
+    if (!ttyIn) throw nonTtyError();
+    password = await prompt(ctx.out, 'Password: ', true, ctx.signal);
+  }
+  if (password === '') {
+    throw new DheError('USAGE', 'Password is required', {
+      hint: flags.passwordStdin ? 'nothing came on standard input' : 'give a password or token',
+    });
+  }
+  return { username, password };
+}
+
+export default defineCommand({
+  meta: {
+    name: 'login',
+    description: 'check credentials against a registry, then store them',
+    examples: ['dhe-cli login dhe.yourdomain.com', 'echo "$TOKEN" | dhe-cli login -u ci-bot --password-stdin dhe.yourdomain.com'],
+  },
+  args: { server: { description: 'registry host[:port] (default docker.io)' } },
+  options: OPTIONS,
+  async run(ctx, { server, ...flags }) {
+    const { RegistryClient } = await import('../../registry/index.js');
+    const { settings, out } = ctx;
+    const registry = registryHost(server?.trim() || 'docker.io');
+    const credOpts: CredentialOptions = {
+      configDir: settings.configDir,
+      dockerConfigDir: settings.dockerConfigDir,
+      env: settings.env,
+      trace: ctx.trace,
+    };
+    checkFlags(flags, out);
+    warnIfShared(settings.configDir, (l) => out.warn(l));
+    const client = new RegistryClient({
+      registry,
+      tls: settings.tls,
+      proxy: settings.proxy,
+      trace: ctx.trace,
+      userAgent: userAgent(),
+      timeouts: settings.timeouts,
+    });
+    try {
+      const ttyIn = !!process.stdin.isTTY;
+      // No user and no password given: try what is stored first, as docker does.
+      const nothingGiven = flags.username === undefined && flags.password === undefined && !flags.passwordStdin;
+      if (nothingGiven && (await storedStillWork(ctx, client, registry, credOpts, ttyIn))) {
+        out.result('Login Succeeded');
+        return 0;
+      }
+      const cred = await askCredentials(ctx, flags, ttyIn);
+      let checked: { identityToken?: string };
+      try {
+        checked = await client.checkLogin(cred, { offlineToken: true });
+      } catch (e) {
+        throw loginRefused(e, registry, cred.username);
+      }
+      const toStore: Credential = checked.identityToken ? { username: cred.username, identityToken: checked.identityToken } : cred;
+      const stored = await storeCredentials(registry, toStore, credOpts);
+      if (stored.warning) out.warn(stored.warning);
+      ctx.trace.log(`login: ${checked.identityToken ? 'refresh token' : 'password'} of ${cred.username} stored in ${stored.store}`);
+      out.result('Login Succeeded');
+      return 0;
+    } finally {
+      await client.close().catch(() => {});
+    }
+  },
+});

@@ -1,45 +1,55 @@
 import { parseReference } from '../../reference/index.js';
-import { pullImage } from '../../transfer/pull.js';
-import type { CommandContext } from '../context.js';
+import { defineCommand } from '../define.js';
 import { explainMissingManifest } from '../missing-image.js';
 import { createRenderer } from '../progress.js';
-import { clientFor, openStore } from '../session.js';
+import { clientFor, openStore, transferSettings } from '../session.js';
 
-export async function run(ctx: CommandContext, refText: string, opts: { allPlatforms?: boolean }): Promise<number> {
-  // NAME:TAG@DIGEST is pinned by its digest and the tag ignored, as docker does: one name, NAME@DIGEST
-  const given = parseReference(refText);
-  const ref = given.digest && given.tag ? parseReference(`${given.name}@${given.digest}`) : given;
-  const store = await openStore(ctx);
-  const client = clientFor(ctx, ref.registry);
-  const renderer = createRenderer(ctx.out);
-  try {
-    const result = await pullImage(ref, {
-      store,
-      client,
-      platform: ctx.settings.platform,
-      allPlatforms: !!opts.allPlatforms,
-      concurrency: ctx.settings.concurrency,
-      onEvent: (e) => renderer.onEvent(e),
-      signal: ctx.signal,
-    });
-    renderer.finish();
-    if (result.platformMismatch) {
-      const { image, requested } = result.platformMismatch;
-      // docker's words for the same case; the image is kept (it has no index to choose another platform from)
-      ctx.out.warn(`The requested image's platform (${image}) does not match the requested platform (${requested}); ${ref.familiar} is a single-platform image, not a multi-platform index`);
+export default defineCommand({
+  meta: {
+    name: 'pull',
+    description: 'download an image into the local store',
+    examples: [
+      'dhe-cli pull dhe.yourdomain.com/yourusername/hello-mine',
+      'dhe-cli pull --platform linux/arm64 localhost:5000/app:1.0',
+      'dhe-cli pull localhost:5000/app@sha256:…',
+    ],
+  },
+  args: { ref: { required: true, description: '[REGISTRYHOST/][USERNAME/]NAME[:TAG|@DIGEST]' } },
+  options: { allPlatforms: { type: 'boolean', description: 'download every platform of a multi-platform image' } },
+  async run(ctx, { ref: refText, ...opts }) {
+    const { pullImage } = await import('../../transfer/pull.js');
+    // NAME:TAG@DIGEST is pinned by its digest and the tag ignored, as docker does: one name, NAME@DIGEST
+    const given = parseReference(refText);
+    const ref = given.digest && given.tag ? parseReference(`${given.name}@${given.digest}`) : given;
+    const store = await openStore(ctx);
+    const client = await clientFor(ctx, ref.registry);
+    const renderer = createRenderer(ctx.out);
+    try {
+      const result = await pullImage(ref, {
+        store,
+        client,
+        allPlatforms: !!opts.allPlatforms,
+        ...transferSettings(ctx, renderer),
+      });
+      renderer.finish();
+      if (result.platformMismatch) {
+        const { image, requested } = result.platformMismatch;
+        // docker's words for the same case; the image is kept (it has no index to choose another platform from)
+        ctx.out.warn(`The requested image's platform (${image}) does not match the requested platform (${requested}); ${ref.familiar} is a single-platform image, not a multi-platform index`);
+      }
+      ctx.out.info(`Digest: ${result.digest}`);
+      ctx.out.info(
+        result.upToDate
+          ? `Status: Image is up to date for ${ref.familiar}`
+          : `Status: Downloaded newer image for ${ref.familiar}`,
+      );
+      ctx.out.result(result.reference);
+      return 0;
+    } catch (e) {
+      throw await explainMissingManifest(client, ref, e);
+    } finally {
+      renderer.finish();
+      await client.close();
     }
-    ctx.out.info(`Digest: ${result.digest}`);
-    ctx.out.info(
-      result.upToDate
-        ? `Status: Image is up to date for ${ref.familiar}`
-        : `Status: Downloaded newer image for ${ref.familiar}`,
-    );
-    ctx.out.result(result.reference);
-    return 0;
-  } catch (e) {
-    throw await explainMissingManifest(client, ref, e);
-  } finally {
-    renderer.finish();
-    await client.close();
-  }
-}
+  },
+});

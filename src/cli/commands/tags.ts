@@ -1,22 +1,31 @@
 import { DheError } from '../../errors.js';
 import { parseRepository } from '../../reference/index.js';
-import type { CommandContext } from '../context.js';
+import { defineCommand } from '../define.js';
 import { clientFor } from '../session.js';
 
-export async function run(ctx: CommandContext, repoText: string, opts: { format?: string }): Promise<number> {
-  if (/^[^/]+:\d+$/.test(repoText) || /^[^/]*\.[^/]*$/.test(repoText) || repoText === 'localhost') {
-    throw new DheError('USAGE', `"${repoText}" is a registry, not a repository`, {
-      hint: `name the repository too, e.g. dhe-cli tags ${repoText}/team/app (dhe-cli catalog ${repoText} lists them)`,
-    });
-  }
-  const repo = parseRepository(repoText);
-  const client = clientFor(ctx, repo.registry);
-  try {
-    const tags = await client.listTags(repo.repository);
-    if (opts.format === 'json') ctx.out.json({ name: repo.name, tags });
-    else for (const t of tags) ctx.out.result(t);
-    return 0;
-  } finally {
-    await client.close();
-  }
-}
+export default defineCommand({
+  meta: {
+    name: 'tags',
+    description: 'list the tags of a remote repository',
+    examples: ['dhe-cli tags dhe.yourdomain.com/yourusername/hello-mine'],
+  },
+  args: { repo: { required: true, description: 'REGISTRYHOST/NAME' } },
+  options: { format: { type: 'string', choices: ['table', 'json'], default: 'table', description: 'output format' } },
+  async run(ctx, { repo: repoText, ...opts }) {
+    if (/^[^/]+:\d+$/.test(repoText) || /^[^/]*\.[^/]*$/.test(repoText) || repoText === 'localhost') {
+      throw new DheError('USAGE', `"${repoText}" is a registry, not a repository`, {
+        hint: `name the repository too, e.g. dhe-cli tags ${repoText}/team/app (dhe-cli catalog ${repoText} lists them)`,
+      });
+    }
+    const repo = parseRepository(repoText);
+    const client = await clientFor(ctx, repo.registry);
+    try {
+      const tags = await client.listTags(repo.repository);
+      if (opts.format === 'json') ctx.out.json({ name: repo.name, tags });
+      else for (const t of tags) ctx.out.result(t);
+      return 0;
+    } finally {
+      await client.close();
+    }
+  },
+});
