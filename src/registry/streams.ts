@@ -1,10 +1,9 @@
 // Stream helpers of the registry client: the upload verifier (a wrong local blob never completes on the registry),
 // a progress counter, and the errors and small utilities the upload and download paths share.
 
-import { createHash } from 'node:crypto';
 import { Transform, type Readable, type Writable } from 'node:stream';
-import { DheError } from '../errors.js';
-import { splitDigest } from '../oci/digest.js';
+import { DheError, isDheError } from '../errors.js';
+import { createVerifier, splitDigest } from '../oci/digest.js';
 
 const LOCAL_BLOB_HINT = "run 'dhe-cli store verify --repair', then pull or load the image again";
 
@@ -40,13 +39,13 @@ export function waitDrain(w: Writable): Promise<void> {
 }
 
 /**
- * Passes the blob's bytes through, hashing and counting them: more bytes than desc.size, fewer, or another digest
- * → `onBad(error)` and the stream fails before the last byte is sent (the registry never gets a wrong blob).
+ * Passes the blob's bytes through, hashing and counting them with the one verifier (src/oci/digest.ts): more bytes
+ * than desc.size, fewer, or another digest → `onBad(error)` and the stream fails before the last byte is sent (the
+ * registry never gets a wrong blob). Errors name the local blob (never retried: not the network's fault).
  */
 export function verifying(raw: Readable, desc: { digest: string; size: number }, onBad: (e: DheError) => void): Readable {
-  const { algorithm } = splitDigest(desc.digest, 'INVALID_REFERENCE');
-  const hash = createHash(algorithm);
-  let n = 0;
+  splitDigest(desc.digest, 'INVALID_REFERENCE');
+  const verifier = createVerifier({ digest: desc.digest });
   let held: Buffer | undefined;
   const bad = (e: DheError): DheError => {
     onBad(e);
@@ -54,18 +53,22 @@ export function verifying(raw: Readable, desc: { digest: string; size: number },
   };
   const t = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      n += chunk.length;
-      if (n > desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `more than ${desc.size} bytes`)));
-      hash.update(chunk);
+      if (verifier.bytes + chunk.length > desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `more than ${desc.size} bytes`)));
+      verifier.update(chunk);
       // Hold back the latest chunk until the digest is checked: a wrong blob never completes on the registry.
       const prev = held;
       held = chunk;
       cb(null, prev);
     },
     flush(cb) {
+      const n = verifier.bytes;
       if (n !== desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `${n} bytes, expected ${desc.size}`)));
-      const got = `${algorithm}:${hash.digest('hex')}`;
-      if (got !== desc.digest) return cb(bad(localBlobError('DIGEST_MISMATCH', desc.digest, `its content hashes to ${got}`)));
+      try {
+        verifier.result();
+      } catch (e) {
+        const got = isDheError(e) ? String(e.details?.actual ?? '') : '';
+        return cb(bad(localBlobError('DIGEST_MISMATCH', desc.digest, `its content hashes to ${got}`, e)));
+      }
       cb(null, held);
     },
   });
