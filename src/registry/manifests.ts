@@ -2,11 +2,10 @@
 // to GET when the registry leaves out digest, size or type), PUT (the digest the registry stored must be ours), DELETE.
 
 import { MANIFEST_MAX_BYTES } from '../oci/limits.js';
-import { createHash } from 'node:crypto';
 import { DheError, isDheError } from '../errors.js';
 import { readLimited } from '../transport/http.js';
 import { MANIFEST_MEDIA_TYPES, normalizeContentType } from '../oci/mediatypes.js';
-import { splitDigest, type DigestAlgorithm } from '../oci/digest.js';
+import { type DigestAlgorithm, digestOf, splitDigest } from '../oci/digest.js';
 import { registryError } from './errors.js';
 import { checkBlobDigest, checkManifestRef, registryDigest } from './checks.js';
 import { recoded, registryWords, type Exchange, type SentResponse } from './exchange.js';
@@ -57,7 +56,7 @@ export class Manifests {
     const bytes = await this.readBody(res);
     const isDigestRef = ref.includes(':');
     const algorithm: DigestAlgorithm = isDigestRef ? splitDigest(ref, 'INVALID_REFERENCE').algorithm : 'sha256';
-    const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+    const digest = digestOf(bytes, algorithm);
     if (isDigestRef && digest !== ref) {
       throw new DheError('DIGEST_MISMATCH', `${this.x.registry} sent a manifest for ${repo}@${ref} whose digest is ${digest}`, { hint: ALTERED_HINT });
     }
@@ -102,7 +101,7 @@ export class Manifests {
 
   async put(repo: string, ref: string, bytes: Uint8Array, mediaType: string, opts: { signal?: AbortSignal } = {}): Promise<{ digest: string }> {
     const what = manifestWhat(repo, ref);
-    const computed = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const computed = digestOf(bytes);
     const res = await this.x.send({
       method: 'PUT',
       url: `/v2/${repo}/manifests/${checkManifestRef(ref)}`,
