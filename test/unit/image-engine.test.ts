@@ -4,9 +4,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveArchive } from '../../src/archive/index.js';
+import { readConfig } from '../../src/image/config.js';
 import { transfer } from '../../src/image/copy.js';
+import { DheError } from '../../src/errors.js';
+import { CONFIG_MAX_BYTES } from '../../src/oci/limits.js';
 import { ArchiveSource } from '../../src/image/archive-source.js';
 import { RemoteSink, RemoteSource } from '../../src/image/remote.js';
 import type { Doc, ImageSource } from '../../src/image/source.js';
@@ -149,5 +153,25 @@ describe('the walk against hostile fan-out', () => {
     expect(g.images).toHaveLength(1);
     expect(g.blobs).toHaveLength(2);
     await expect(walkImage(source, await counting.manifest(tops[5]!))).rejects.toThrow(/nest more than 4 levels/);
+  });
+});
+
+describe('readConfig', () => {
+  const fake = (bytes: Buffer): ImageSource => ({
+    kind: 'fake',
+    root: () => Promise.reject(new Error('unused')),
+    manifest: () => Promise.reject(new Error('unused')),
+    blob: () => Readable.from([bytes]),
+    has: () => Promise.resolve(true),
+  });
+  it('refuses a config above the cap, by its descriptor or by its bytes: a malformed document, exit 7', async () => {
+    const big = Buffer.alloc(CONFIG_MAX_BYTES + 1, 0x20);
+    const bySize = await readConfig(fake(big), { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: big.length }).catch((e: unknown) => e);
+    expect(bySize).toBeInstanceOf(DheError);
+    expect((bySize as DheError).exitCode).toBe(7);
+    expect((bySize as DheError).message).toMatch(/more than the 8 MiB limit/);
+    const byBytes = await readConfig(fake(big), { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 10 }).catch((e: unknown) => e);
+    expect((byBytes as DheError).code).toBe('MALFORMED_MANIFEST');
+    expect((byBytes as DheError).exitCode).toBe(7);
   });
 });
