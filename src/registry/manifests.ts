@@ -4,7 +4,7 @@
 import { MANIFEST_MAX_BYTES } from '../oci/limits.js';
 import { createHash } from 'node:crypto';
 import { DheError, isDheError } from '../errors.js';
-import { readLimited } from '../transport/http.js';
+import { readLimited } from '../transport/limited.js';
 import { MANIFEST_MEDIA_TYPES, normalizeContentType } from '../oci/mediatypes.js';
 import { splitDigest, type DigestAlgorithm } from '../oci/digest.js';
 import { registryError } from './errors.js';
