@@ -2,7 +2,7 @@
 // anonymously, POST grant_type=refresh_token / password; `token` or `access_token`; size-capped bodies.
 
 import type { Transport } from '../transport/http.js';
-import { readLimited } from '../transport/http.js';
+import { readLimited } from '../transport/limited.js';
 import { isLoopbackHost, isMetadataHost, matchesHostList } from '../transport/hosts.js';
 import { DheError } from '../errors.js';
 import { isUnreachable } from '../transport/errors.js';

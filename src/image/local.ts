@@ -5,7 +5,7 @@ import { DheError } from '../errors.js';
 import { pickLocalPlatform, platformString, type Descriptor } from '../oci/index.js';
 import type { ImageStore } from '../store/index.js';
 import { StoreSource } from './store.js';
-import { walkImage, type ImageDoc, type ParsedDoc } from './walk.js';
+import { presentChildren, walkImage, type ImageDoc, type ParsedDoc } from './walk.js';
 
 export interface LocalImage {
   top: ParsedDoc;
@@ -18,12 +18,11 @@ export interface LocalImage {
 /** The image a name means: `named` itself, or the child of its index the platform policy picks among the stored ones. */
 export async function readLocalImage(store: ImageStore, named: Descriptor, platform?: string): Promise<LocalImage> {
   const source = new StoreSource(store, named);
+  const present = presentChildren(source);
   let chosen: Descriptor | undefined;
   const graph = await walkImage(source, await source.root(), {
-    choose: async (index) => {
-      const present: Descriptor[] = [];
-      for (const c of index.manifests) if (await source.has(c.digest)) present.push(c);
-      chosen = pickLocalPlatform(index, present, platform, named);
+    choose: async (index, at) => {
+      chosen = pickLocalPlatform(index, await present(index, at), platform, named);
       return chosen ? [chosen] : [];
     },
   });

@@ -111,17 +111,22 @@ function tooDeep(): DheError {
   });
 }
 
+/** The children of an index the source has (a store keeps only the platforms that were pulled). */
+export function presentChildren(source: ImageSource): ChildChooser {
+  return async (index) => {
+    const present: Descriptor[] = [];
+    for (const c of index.manifests) if (await source.has(c.digest)) present.push(c);
+    return present;
+  };
+}
+
 /**
  * Every digest the images under `roots` reach (documents, configs, layers; foreign layers too, when present), for
  * the store's garbage collection. Children a source does not have are skipped (a partially pulled index).
  */
 export async function reachableDigests(source: ImageSource, roots: Descriptor[], signal?: AbortSignal): Promise<Set<string>> {
   const out = new Set<string>();
-  const choose: ChildChooser = async (index) => {
-    const present: Descriptor[] = [];
-    for (const c of index.manifests) if (await source.has(c.digest)) present.push(c);
-    return present;
-  };
+  const choose = presentChildren(source);
   for (const root of roots) {
     if (!(await source.has(root.digest))) continue;
     out.add(root.digest);

@@ -29,6 +29,11 @@ function malformed(what: string, problem: string, hint?: string): DheError {
   });
 }
 
+/** A manifest, index or config larger than its cap (exit 7, like every other malformed document). */
+export function oversizeDocument(what: string, size: number, cap: number): DheError {
+  return malformed(what, `${size} bytes, more than the ${cap / (1024 * 1024)} MiB limit`, 'a document this large is not an image manifest or config; check the reference');
+}
+
 function show(v: unknown): string {
   let s: string;
   try {
@@ -47,9 +52,7 @@ function isObject(v: unknown): v is Json {
 
 function decodeJson(bytes: Uint8Array, what: string, cap: number): Json {
   if (!(bytes instanceof Uint8Array)) throw malformed(what, 'not a byte buffer');
-  if (bytes.byteLength > cap) {
-    throw malformed(what, `${bytes.byteLength} bytes, more than the ${cap / (1024 * 1024)} MiB limit`, 'a document this large is not an image manifest or config; check the reference');
-  }
+  if (bytes.byteLength > cap) throw oversizeDocument(what, bytes.byteLength, cap);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);

@@ -3,7 +3,7 @@
 
 import { MANIFEST_MAX_BYTES } from '../oci/limits.js';
 import { DheError, isDheError } from '../errors.js';
-import { readLimited } from '../transport/http.js';
+import { readLimited } from '../transport/limited.js';
 import { MANIFEST_MEDIA_TYPES, normalizeContentType } from '../oci/mediatypes.js';
 import { type DigestAlgorithm, digestOf, splitDigest } from '../oci/digest.js';
 import { registryError } from './errors.js';

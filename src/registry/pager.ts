@@ -5,7 +5,8 @@
 
 import { createHash } from 'node:crypto';
 import { DheError } from '../errors.js';
-import { readLimited, type HttpResponse } from '../transport/http.js';
+import type { HttpResponse } from '../transport/http.js';
+import { readLimited } from '../transport/limited.js';
 import { originOf, resolveTarget } from '../transport/origin-guard.js';
 
 export interface ListingLimits {

@@ -9,7 +9,9 @@ import { createGzip } from 'node:zlib';
 import { DheError } from '../errors.js';
 import { MediaType, type Descriptor } from '../oci/index.js';
 import type { ImageStore, Lease } from '../store/index.js';
-import { readStoredManifest } from '../image/store.js';
+import type { Doc } from '../image/source.js';
+import { StoreSource } from '../image/store.js';
+import { presentChildren, walkImage } from '../image/walk.js';
 
 export type Compression = 'gzip' | 'none';
 export const COMPRESSIONS: readonly Compression[] = ['gzip', 'none'];
@@ -54,7 +56,7 @@ export async function compressStoredImage(store: ImageStore, top: Descriptor, si
   // What this writes is leased until the names point at it, so a concurrent prune cannot take it in between.
   const lease = await store.lease([]);
   try {
-    const rewritten = await rewriteDocument({ store, lease, done, signal }, top);
+    const rewritten = await rewriteImage({ store, lease, done, ...(signal ? { signal } : {}) }, top);
     if (!rewritten) return { top, layers: [] };
     const names = (await store.listImages()).filter((i) => i.descriptor.digest === top.digest);
     const moved = { ...rewritten, ...(top.annotations ? { annotations: top.annotations } : {}) };
@@ -72,18 +74,34 @@ interface Job {
   signal?: AbortSignal;
 }
 
-/** The document `desc` with compressed layers (stored), or null when nothing in it changes. */
-async function rewriteDocument(job: Job, desc: Descriptor): Promise<Descriptor | null> {
+/**
+ * The image `top` with compressed layers (every rewritten document stored), or null when nothing in it changes.
+ * The one walk (image/walk.ts) descends the index to the children the store has (a platform that was not pulled
+ * stays as it is) and lists them children first, so each document is rewritten after the ones it names.
+ */
+async function rewriteImage(job: Job, top: Descriptor): Promise<Descriptor | null> {
+  const source = new StoreSource(job.store, top);
+  const graph = await walkImage(source, await source.root(), { choose: presentChildren(source), ...(job.signal ? { signal: job.signal } : {}) });
+  const images = new Set(graph.images.map((i) => i.desc.digest));
+  const moved = new Map<string, Descriptor>(); // digest of a document → its rewritten descriptor
+  for (const doc of [...graph.manifests, graph.top]) {
+    const next = await rewriteDocument(job, doc, images.has(doc.desc.digest), moved);
+    if (next) moved.set(doc.desc.digest, next);
+  }
+  const next = moved.get(graph.top.desc.digest);
+  return next ? { ...next, mediaType: top.mediaType } : null;
+}
+
+/** One document with its compressed layers (an image) or its rewritten children (an index), stored; null if unchanged. */
+async function rewriteDocument(job: Job, from: Doc, image: boolean, moved: Map<string, Descriptor>): Promise<Descriptor | null> {
   const { store, done, signal } = job;
-  const { bytes, parsed } = await readStoredManifest(store, desc);
-  const doc = JSON.parse(bytes.toString('utf8')) as { manifests?: Descriptor[]; layers?: Descriptor[] };
+  const doc = JSON.parse(from.bytes.toString('utf8')) as { manifests?: Descriptor[]; layers?: Descriptor[] };
   let changed = false;
-  if (parsed.kind === 'index') {
+  if (!image) {
     const children = doc.manifests ?? [];
     for (let i = 0; i < children.length; i++) {
       const child = children[i]!;
-      if (!(await store.hasBlob(child.digest))) continue; // a platform that was not pulled stays as it is
-      const next = await rewriteDocument(job, child);
+      const next = moved.get(child.digest);
       if (next) {
         children[i] = { ...child, digest: next.digest, size: next.size };
         changed = true;
@@ -107,7 +125,7 @@ async function rewriteDocument(job: Job, desc: Descriptor): Promise<Descriptor |
   const digest = `sha256:${createHash('sha256').update(out).digest('hex')}`;
   await job.lease.add([digest]);
   const put = await store.putBlob(out, digest);
-  return { mediaType: desc.mediaType, digest: put.digest, size: put.size };
+  return { mediaType: from.desc.mediaType, digest: put.digest, size: put.size };
 }
 
 /** gzip of one stored blob, written to the store as a verified blob of its own (its digest computed on the way). */

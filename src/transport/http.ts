@@ -9,6 +9,7 @@ import { DheError } from '../errors.js';
 import { redactUrl, silentTrace, type Trace } from '../trace.js';
 import { userAgent } from '../version.js';
 import { allCodes, explainTlsError, mapNetworkError, probeClientCertRefusal } from './errors.js';
+import { readLimited } from './limited.js';
 import { guardTarget } from './origin-guard.js';
 import { proxyFor } from './proxy.js';
 import { backoffDelay, DEFAULT_RETRY, isRetryable, parseRetryAfter, RETRY_STATUSES, type RetryOptions } from './retry.js';
@@ -70,23 +71,6 @@ const DEFAULT_TIMEOUTS: Required<TimeoutOptions> = { connectMs: 15_000, headersM
 function headerOf(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = h[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
-}
-
-export async function readLimited(body: Readable, limit: number, what = 'response'): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    const b = Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array);
-    n += b.length;
-    if (n > limit) {
-      body.destroy();
-      throw new DheError('PROTOCOL', `${what} is larger than ${limit} bytes`, {
-        hint: 'the server sent an unexpectedly large body; check that the URL points at a registry',
-      });
-    }
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks);
 }
 
 function isReplayable(body: HttpBody | undefined): boolean {

@@ -4,9 +4,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveArchive } from '../../src/archive/index.js';
+import { readConfig } from '../../src/image/config.js';
 import { transfer } from '../../src/image/copy.js';
+import { DheError } from '../../src/errors.js';
+import { CONFIG_MAX_BYTES } from '../../src/oci/limits.js';
 import { ArchiveSource } from '../../src/image/archive-source.js';
 import { RemoteSink, RemoteSource } from '../../src/image/remote.js';
 import type { Doc, ImageSource } from '../../src/image/source.js';
@@ -16,7 +20,8 @@ import { selectManifest, type Descriptor } from '../../src/oci/index.js';
 import { RegistryClient } from '../../src/registry/index.js';
 import { ImageStore } from '../../src/store/index.js';
 import { getHarness } from '../harness/index.js';
-import { buildImage, buildIndex, seedIndex, uniqueRepo, type BuiltImage } from '../helpers/images.js';
+import { buildImage, buildIndex, MT, seedIndex, sha256, tarOf, uniqueRepo, type BuiltImage } from '../helpers/images.js';
+import { compressStoredImage } from '../../src/transfer/compress.js';
 
 const h = getHarness();
 const dirs: string[] = [];
@@ -149,5 +154,68 @@ describe('the walk against hostile fan-out', () => {
     expect(g.images).toHaveLength(1);
     expect(g.blobs).toHaveLength(2);
     await expect(walkImage(source, await counting.manifest(tops[5]!))).rejects.toThrow(/nest more than 4 levels/);
+  });
+});
+
+describe('readConfig', () => {
+  const fake = (bytes: Buffer): ImageSource => ({
+    kind: 'fake',
+    root: () => Promise.reject(new Error('unused')),
+    manifest: () => Promise.reject(new Error('unused')),
+    blob: () => Readable.from([bytes]),
+    has: () => Promise.resolve(true),
+  });
+  it('refuses a config above the cap, by its descriptor or by its bytes: a malformed document, exit 7', async () => {
+    const big = Buffer.alloc(CONFIG_MAX_BYTES + 1, 0x20);
+    const bySize = await readConfig(fake(big), { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: big.length }).catch((e: unknown) => e);
+    expect(bySize).toBeInstanceOf(DheError);
+    expect((bySize as DheError).exitCode).toBe(7);
+    expect((bySize as DheError).message).toMatch(/more than the 8 MiB limit/);
+    const byBytes = await readConfig(fake(big), { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 10 }).catch((e: unknown) => e);
+    expect((byBytes as DheError).code).toBe('MALFORMED_MANIFEST');
+    expect((byBytes as DheError).exitCode).toBe(7);
+  });
+});
+
+describe('compressStoredImage of an index', () => {
+  const blob = (json: unknown, mediaType: string) => {
+    const bytes = Buffer.from(JSON.stringify(json));
+    return { digest: sha256(bytes), size: bytes.length, bytes, mediaType };
+  };
+  it('rewrites the children the store has (a shared layer compressed once), leaves a missing one, moves the name', async () => {
+    const store = await ImageStore.open(temp());
+    const shared = await tarOf({ 'shared.txt': 'shared '.repeat(5000) });
+    const own = [await tarOf({ 'a.txt': 'a'.repeat(9000) }), await tarOf({ 'b.txt': 'b'.repeat(9000) })];
+    for (const t of [shared, ...own]) await store.putBlob(t, sha256(t));
+    const plain = (t: Buffer) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(t), size: t.length });
+    const children = own.map((t, i) => {
+      const arch = i === 0 ? 'amd64' : 'arm64';
+      const cfg = blob({ architecture: arch, os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(shared), sha256(t)] } }, MT.ociConfig);
+      const man = blob({ schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: cfg.mediaType, digest: cfg.digest, size: cfg.size }, layers: [plain(shared), plain(t)] }, MT.ociManifest);
+      return { cfg, man, platform: { os: 'linux', architecture: arch } };
+    });
+    for (const c of children) for (const b of [c.cfg, c.man]) await store.putBlob(b.bytes, b.digest);
+    const missing = { mediaType: MT.ociManifest, digest: `sha256:${'1'.repeat(64)}`, size: 123, platform: { os: 'linux', architecture: 's390x' } };
+    const index = blob({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [...children.map((c) => ({ mediaType: MT.ociManifest, digest: c.man.digest, size: c.man.size, platform: c.platform })), missing] }, MT.ociIndex);
+    await store.putBlob(index.bytes, index.digest);
+    const top: Descriptor = { mediaType: MT.ociIndex, digest: index.digest, size: index.size };
+    await store.setName('example.com/app:1', top);
+
+    const r = await compressStoredImage(store, top);
+    expect(r.layers.map((l) => l.from).sort()).toEqual([sha256(shared), ...own.map(sha256)].sort());
+    expect(r.top.digest).not.toBe(top.digest);
+    expect(r.top.mediaType).toBe(MT.ociIndex);
+    expect((await store.resolve('example.com/app:1'))?.digest).toBe(r.top.digest);
+    const next = JSON.parse((await store.readBlob(r.top.digest, 1 << 20)).toString()) as { manifests: Array<Descriptor & { platform: unknown }> };
+    expect(next.manifests.map((m) => m.platform)).toEqual([children[0]!.platform, children[1]!.platform, missing.platform]);
+    expect(next.manifests[2]).toEqual(missing);
+    for (const [i, m] of next.manifests.slice(0, 2).entries()) {
+      expect(m.digest).not.toBe(children[i]!.man.digest);
+      const man = JSON.parse((await store.readBlob(m.digest, 1 << 20)).toString()) as { config: Descriptor; layers: Descriptor[] };
+      expect(m.size).toBe((await store.readBlob(m.digest, 1 << 20)).length);
+      expect(man.config.digest).toBe(children[i]!.cfg.digest);
+      expect(man.layers.map((l) => l.mediaType)).toEqual(['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.layer.v1.tar+gzip']);
+    }
+    expect((await compressStoredImage(store, r.top)).layers).toEqual([]);
   });
 });

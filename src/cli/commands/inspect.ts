@@ -1,11 +1,9 @@
 import { CONFIG_MAX_BYTES } from '../../oci/limits.js';
-import { hostPlatform, parseConfig, parseManifest, parsePlatform, selectManifest } from '../../oci/index.js';
+import { parseConfig } from '../../oci/index.js';
 import { parseReference } from '../../reference/index.js';
 import { defineCommand } from '../define.js';
 import { findLocalImage } from '../local-image.js';
 import { clientFor, openStore } from '../session.js';
-
-const CAP = CONFIG_MAX_BYTES;
 
 export default defineCommand({
   meta: {
@@ -19,35 +17,28 @@ export default defineCommand({
     format: { type: 'string', choices: ['json'], default: 'json', description: 'output format' },
   },
   async run(ctx, { ref: refText, ...opts }) {
-    const { pickLocalPlatform, presentChildren } = await import('../../transfer/local.js');
-    const { readStoredManifest } = await import('../../transfer/pull.js');
     if (opts.remote) {
+      const { RemoteSource } = await import('../../image/remote.js');
+      const { parseDoc, walkImage } = await import('../../image/walk.js');
+      const { readConfig } = await import('../../image/config.js');
+      const { registryChooser } = await import('../../transfer/pull.js');
       const ref = parseReference(refText);
-      const want = ctx.settings.platform ? parsePlatform(ctx.settings.platform) : hostPlatform();
       const client = await clientFor(ctx, ref.registry);
       try {
-        const top = await client.getManifest(ref.repository, ref.identifier);
-        const parsed = parseManifest(top.bytes, top.mediaType);
-        const result: Record<string, unknown> = { reference: ref.toString(), digest: top.digest, mediaType: parsed.mediaType };
-        let manifestDoc = parsed;
-        if (parsed.kind === 'index') {
-          result.index = JSON.parse(top.bytes.toString('utf8'));
-          const child = selectManifest(parsed.index, want);
-          const got = await client.getManifest(ref.repository, child.digest);
-          manifestDoc = parseManifest(got.bytes, got.mediaType);
-          result.platformDigest = got.digest;
+        const source = new RemoteSource(client, ref.repository, ref.identifier);
+        const root = await source.root();
+        // the one platform policy: the child that best fits --platform (default the host's), as pull picks it
+        const graph = await walkImage(source, parseDoc(root), { choose: registryChooser(ctx.settings.platform ? { platform: ctx.settings.platform } : {}) });
+        const top = graph.top;
+        const result: Record<string, unknown> = { reference: ref.toString(), digest: top.desc.digest, mediaType: top.parsed.mediaType };
+        const image = graph.images[0];
+        if (top.parsed.kind === 'index') {
+          result.index = JSON.parse(root.bytes.toString('utf8'));
+          if (image) result.platformDigest = image.desc.digest;
         }
-        if (manifestDoc.kind === 'image') {
-          result.manifest = manifestDoc.manifest;
-          const cfgStream = await client.getBlob(ref.repository, manifestDoc.manifest.config, { verify: true });
-          const chunks: Buffer[] = [];
-          let n = 0;
-          for await (const c of cfgStream) {
-            n += (c as Buffer).length;
-            if (n > CAP) throw new Error('config blob larger than 8 MiB');
-            chunks.push(c as Buffer);
-          }
-          result.config = parseConfig(Buffer.concat(chunks));
+        if (image) {
+          result.manifest = image.manifest;
+          result.config = await readConfig(source, image.manifest.config);
         }
         ctx.out.json(result);
       } finally {
@@ -55,27 +46,22 @@ export default defineCommand({
       }
       return 0;
     }
+    const { readLocalImage } = await import('../../image/local.js');
     const store = await openStore(ctx);
     const found = await findLocalImage(store, refText);
     const desc = found.descriptor;
-    const top = await readStoredManifest(store, desc);
+    const local = await readLocalImage(store, desc, ctx.settings.platform);
     // By IMAGE ID, the image's own name (the first of its names, as `images` lists them), never the ID read as a name.
     const reference = found.ref?.toString() ?? found.names[0];
-    const result: Record<string, unknown> = { reference, digest: desc.digest, mediaType: top.parsed.mediaType };
+    const result: Record<string, unknown> = { reference, digest: desc.digest, mediaType: local.top.parsed.mediaType };
     if (!found.ref) result.names = found.names;
-    let doc = top;
-    if (top.parsed.kind === 'index') {
-      result.index = top.parsed.index;
-      const present = await presentChildren(store, top.parsed.index);
-      const child = pickLocalPlatform(top.parsed.index, present, ctx.settings.platform, desc);
-      if (child) {
-        doc = await readStoredManifest(store, child);
-        result.platformDigest = child.digest;
-      }
+    if (local.top.parsed.kind === 'index') {
+      result.index = local.top.parsed.index;
+      if (local.image) result.platformDigest = local.image.desc.digest;
     }
-    if (doc.parsed.kind === 'image') {
-      result.manifest = doc.parsed.manifest;
-      result.config = parseConfig(await store.readBlob(doc.parsed.manifest.config.digest, CAP));
+    if (local.image) {
+      result.manifest = local.image.manifest;
+      result.config = parseConfig(await store.readBlob(local.image.manifest.config.digest, CONFIG_MAX_BYTES));
     }
     ctx.out.json(result);
     return 0;
