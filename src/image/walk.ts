@@ -31,6 +31,8 @@ export interface WalkOptions {
   choose?: ChildChooser;
   signal?: AbortSignal;
   budget?: WalkBudget;
+  /** Largest document parsed (default MANIFEST_MAX_BYTES; archives, whose documents load read already, allow more). */
+  maxDocumentBytes?: number;
 }
 
 export interface ImageGraph {
@@ -48,13 +50,14 @@ export interface ImageGraph {
 }
 
 /** Parses a document read from a source; its descriptor gets the media type the document itself declares. */
-export function parseDoc(doc: Doc): ParsedDoc {
-  const parsed = parseManifest(doc.bytes, doc.desc.mediaType);
+export function parseDoc(doc: Doc, maxBytes?: number): ParsedDoc {
+  const parsed = parseManifest(doc.bytes, doc.desc.mediaType, maxBytes);
   return { desc: { ...doc.desc, mediaType: parsed.mediaType, size: doc.bytes.length }, bytes: doc.bytes, parsed };
 }
 
 export async function walkImage(source: ImageSource, top: Doc | ParsedDoc, opts: WalkOptions = {}): Promise<ImageGraph> {
-  const g: ImageGraph = { top: 'parsed' in top ? top : parseDoc(top), images: [], manifests: [], blobs: [], layers: new Set(), whole: true };
+  const parsedTop = 'parsed' in top ? top : parseDoc(top, opts.maxDocumentBytes);
+  const g: ImageGraph = { top: parsedTop, images: [], manifests: [], blobs: [], layers: new Set(), whole: true };
   const seenBlobs = new Set<string>();
   const visited = new Map<string, Promise<number>>(); // digest → its height (index levels below it)
   const addBlob = (d: Descriptor, layer: boolean) => {
@@ -89,7 +92,7 @@ export async function walkImage(source: ImageSource, top: Doc | ParsedDoc, opts:
     let height = visited.get(child.digest);
     if (!height) {
       height = (async () => {
-        const doc = parseDoc(await source.manifest(child, opts.signal));
+        const doc = parseDoc(await source.manifest(child, opts.signal), opts.maxDocumentBytes);
         const h = await visit({ ...doc, desc: { ...doc.desc, ...(child.platform ? { platform: child.platform } : {}) } }, depth);
         g.manifests.push(doc);
         await opts.budget?.tick();

@@ -164,9 +164,9 @@ class Checker {
  * other content type (application/json, octet-stream, ...) leaves the decision to that field, or to the document's
  * shape when the field is absent (OCI allows that).
  */
-export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedManifest {
+export function parseManifest(bytes: Uint8Array, contentType?: string, maxBytes = MAX_MANIFEST_BYTES): ParsedManifest {
   const what = 'manifest';
-  const doc = decodeJson(bytes, what, MAX_MANIFEST_BYTES);
+  const doc = decodeJson(bytes, what, maxBytes);
   const ct = normalizeContentType(contentType);
   const c: Checker = new Checker(what);
 

@@ -36,6 +36,8 @@ function tarOf(entries: Entry[]): Promise<Buffer> {
   return tarEntries(entries.map(one));
 }
 
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
 /** Entries of an OCI layout holding `img` named `name`. */
 function ociEntries(img: BuiltImage, name: string): Entry[] {
   const blob = (d: string, content: Buffer): Entry => ({ name: `blobs/sha256/${d.slice(7)}`, content });
@@ -350,6 +352,34 @@ describe('hostile archives are refused with exit 7 and leave the store as it was
   it('a layer the manifest names but the archive lacks', async () => {
     const e = ociEntries(good, 'h/evil:1').filter((x) => !x.name.endsWith(good.layers[0]!.digest.slice(7)));
     await refused(await tarOf(e), /does not contain/);
+  });
+  // the completeness check is the image model's walk (walkImage over the blobs just stored)
+  const nested = (levels: number, child: { mediaType: string; digest: string; size: number }) => {
+    const e = ociEntries(good, 'h/evil:1');
+    const index = e.pop()!;
+    for (let i = 0; i < levels; i++) {
+      const doc = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [child] }));
+      e.push({ name: `blobs/sha256/${sha256(doc).slice(7)}`, content: doc });
+      child = { mediaType: OCI_INDEX, digest: sha256(doc), size: doc.length };
+    }
+    const top = JSON.parse(index.content as string);
+    top.manifests = [{ ...child, annotations: top.manifests[0].annotations }];
+    e.push({ name: 'index.json', content: JSON.stringify(top) });
+    return e;
+  };
+  const image = () => ({ mediaType: good.manifestMediaType, digest: good.manifestDigest, size: good.manifest.length });
+  it('indexes nesting deeper than the walk allows', async () => {
+    await refused(await tarOf(nested(6, image())), /nest/);
+  });
+  it('an index none of whose images the archive holds', async () => {
+    await refused(await tarOf(nested(1, { ...image(), digest: sha256(Buffer.from('absent')) })), /none of the images/);
+  });
+  it('a document of another media type than its descriptor says', async () => {
+    const e = nested(1, image());
+    const top = JSON.parse(e.at(-1)!.content as string);
+    top.manifests[0].mediaType = good.manifestMediaType;
+    e[e.length - 1] = { name: 'index.json', content: JSON.stringify(top) };
+    await refused(await tarOf(e), /corrupt/);
   });
   it('a truncated archive, plain or gzipped', async () => {
     const full = await tarOf(ociEntries(good, 'h/evil:1'));
