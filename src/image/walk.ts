@@ -5,10 +5,11 @@
 
 import { DheError } from '../errors.js';
 import { isForeignLayer, parseManifest, type Descriptor, type Index, type Manifest, type ParsedManifest } from '../oci/index.js';
+import { INDEX_DEPTH_MAX } from '../oci/limits.js';
 import type { Doc, ImageSource } from './source.js';
 
 /** Index levels below the top an image may be reached through. */
-export const MAX_DEPTH = 4;
+export const MAX_DEPTH = INDEX_DEPTH_MAX;
 
 export interface ParsedDoc extends Doc {
   parsed: ParsedManifest;
