@@ -3,7 +3,7 @@
 // for a user), and its dhe-cli must work there (version, help, and a pull against the real registry).
 
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -44,8 +44,12 @@ describe('npm pack → npm install into an empty folder', () => {
     const cache = join(dir, 'npm-cache');
     const home = join(dir, 'home');
     mkdirSync(home);
-    await run(npm, ['install', '--no-audit', '--no-fund', '--prefix', prefix, join(dir, info[0]!.filename)], {
-      cwd: dir,
+    // An app folder of its own (cwd), not --prefix: npm derives its global config (this machine's CA file for the
+    // registry) from the prefix, so --prefix would install with another machine's settings than a user's.
+    mkdirSync(prefix);
+    writeFileSync(join(prefix, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+    await run(npm, ['install', '--no-audit', '--no-fund', join(dir, info[0]!.filename)], {
+      cwd: prefix,
       timeout: 150_000,
       env: { ...npmEnv(), HOME: home, npm_config_cache: cache, npm_config_userconfig: join(home, '.npmrc') },
     });
