@@ -278,12 +278,14 @@ describe('a store shared by processes', () => {
       const partial = await waitFor(
         () => {
           try {
-            return readdirSync(tmpDir).map((n) => statSync(join(tmpDir, n)).size).find((size) => size > 0);
+            // a layer's bytes (over 1 MiB: the config's brief temp file is a few hundred bytes), while its GET is throttled
+            if (!proxy.hits.some((x) => x.fault === 'throttle')) return undefined;
+            return readdirSync(tmpDir).map((n) => statSync(join(tmpDir, n)).size).find((size) => size > 1024 * 1024);
           } catch {
             return undefined; // not yet created
           }
         },
-        'a temporary file with downloaded bytes in the store',
+        'a temporary file with over 1 MiB of a layer in the store',
         30_000,
       );
       expect(proxy.hits.filter((x) => x.fault === 'throttle').length, 'a layer download was under way').toBeGreaterThanOrEqual(1);
