@@ -1,13 +1,11 @@
 // Ctrl-C through the real CLI: SIGINT during a pull or a push exits 130, removes its temporary files, cancels the
 // upload it started (DELETE on the upload URL, seen by the fault proxy in front of the real registry), and leaves
 // the store consistent (`store verify`) so that the next run completes.
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { freshHome, runCli, startCli } from '../helpers/cli.js';
+import { storedBlobs, tmpFiles } from '../helpers/store.js';
 import { buildImage, fetchManifest, seedImage, uniqueRepo } from '../helpers/images.js';
 
 const h = getHarness();
@@ -21,16 +19,7 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-const tmpFiles = (store: string) => (existsSync(join(store, 'tmp')) ? readdirSync(join(store, 'tmp')) : []);
 
-function storedBlobs(store: string): string[] {
-  const dir = join(store, 'blobs', 'sha256');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).map((n) => {
-    expect(createHash('sha256').update(readFileSync(join(dir, n))).digest('hex')).toBe(n);
-    return `sha256:${n}`;
-  });
-}
 
 async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;

@@ -2,8 +2,6 @@
 // registry and breaks connections, answers 5xx/429, stalls, truncates and corrupts. The CLI resumes, waits, retries
 // with progress, and never stores what it could not verify. Each test prints a `[figures]` line (retries seen,
 // seconds taken) for the closing note.
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../src/registry/index.js';
@@ -11,6 +9,7 @@ import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy, type Hit } from '../harness/fault-proxy.js';
 import { freshHome, runCli } from '../helpers/cli.js';
 import { buildImage, fetchManifest, seedImage, uniqueRepo, type BuiltImage } from '../helpers/images.js';
+import { storedBlobs, tmpFiles, tmpSizes } from '../helpers/store.js';
 import { waitFor } from '../helpers/wait.js';
 
 const h = getHarness();
@@ -24,30 +23,6 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-/** The sha256 blobs in a store, each checked against its name. */
-function storedBlobs(store: string): string[] {
-  const dir = join(store, 'blobs', 'sha256');
-  if (!existsSync(dir)) return [];
-  const names = readdirSync(dir);
-  for (const n of names) expect(createHash('sha256').update(readFileSync(join(dir, n))).digest('hex')).toBe(n);
-  return names.map((n) => `sha256:${n}`);
-}
-
-function tmpFiles(store: string): string[] {
-  const dir = join(store, 'tmp');
-  return existsSync(dir) ? readdirSync(dir) : [];
-}
-
-/** Sizes of the store's temporary files (a file may go away while it is looked at). */
-function tmpSizes(store: string): number[] {
-  return tmpFiles(store).flatMap((n) => {
-    try {
-      return [statSync(join(store, 'tmp', n)).size];
-    } catch {
-      return [];
-    }
-  });
-}
 
 const seconds = (t: number) => ((Date.now() - t) / 1000).toFixed(2);
 const hitsFor = (what: string, method = 'GET'): Hit[] => proxy.hits.filter((x) => x.method === method && x.path.includes(what));
