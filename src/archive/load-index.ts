@@ -4,8 +4,6 @@
 // candidate for naming; for a manifest.json-only archive the manifest docker itself would write is made and stored.
 
 import { CONFIG_MAX_BYTES } from '../oci/limits.js';
-import type { Trace } from '../trace.js';
-import type { ImageStore, Lease } from '../store/index.js';
 import {
   DHE_NAME_ANNOTATION,
   MEDIA_TYPES,
@@ -16,7 +14,7 @@ import {
 } from '../store/types.js';
 import type { GraphBudget } from './graph.js';
 import { ArchiveCheck, type Presence } from './load-check.js';
-import { follow, type Members, type StoredEntry } from './load-members.js';
+import { follow, type MemberContext, type Members, type StoredEntry } from './load-members.js';
 import { Candidates, normaliseName } from './load-names.js';
 import { badArchive, cleanEntryName, shownName } from './paths.js';
 import { isValidDigest } from '../store/digest.js';
@@ -25,14 +23,8 @@ const CONTAINERD_NAME_ANNOTATION = 'io.containerd.image.name';
 
 type Json = Record<string, unknown>;
 
-export interface IndexContext {
-  store: ImageStore;
-  lease: Lease;
-  created: Set<string>;
-  budget: GraphBudget;
-  trace: Trace;
-  signal?: AbortSignal | undefined;
-}
+/** What reading the index needs of a load: the same as reading the members. */
+export type IndexContext = MemberContext;
 
 /** One manifest.json entry with the path of its config. */
 interface DockerEntry {

@@ -11,6 +11,10 @@ import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { freshHome, runCli, startCli } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
 import { leases, storedBlobs, tmpFiles } from '../helpers/store.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** waitFor with this file's argument order (what first). */
+const untilCond = (what: string, cond: () => boolean, ms = 15_000) => waitFor(cond, what, ms, 10);
 
 const h = getHarness();
 let proxy: FaultProxy;
@@ -22,13 +26,6 @@ afterAll(async () => {
 });
 
 
-async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Sends SIGTERM and measures until the process has exited (its 'close'). */
 async function term(run: ReturnType<typeof startCli>) {
@@ -57,7 +54,7 @@ describe('SIGTERM', () => {
     child.stdin!.write(tar.subarray(0, 6 << 20)); // 6 of the layer's 8 MiB: the store writes in 4 MiB steps
     try {
       // precondition: the load is really mid-way, bytes of the layer are in a temporary file of the store
-      await until('a partly written layer in the store', () =>
+      await untilCond('a partly written layer in the store', () =>
         tmpFiles(home.store).some((f) => f.endsWith('.partial') && statSync(join(home.store, 'tmp', f), { throwIfNoEntry: false })?.size! > 1 << 20),
       );
       const t = Date.now();
@@ -87,8 +84,8 @@ describe('SIGTERM', () => {
     proxy.add({ kind: 'stall', afterBytes: 64 * 1024, method: 'GET', path: layer.digest });
     const home = freshHome();
     const run = startCli(['pull', `${proxy.host}/${repo}:v1`], { env: home.env, timeoutMs: 30_000 });
-    await until('the stalled layer download', () => proxy.hits.some((x) => x.method === 'GET' && x.path.includes(layer.digest)));
-    await until('a temporary file in the store', () => tmpFiles(home.store).length > 0, 5_000);
+    await untilCond('the stalled layer download', () => proxy.hits.some((x) => x.method === 'GET' && x.path.includes(layer.digest)));
+    await untilCond('a temporary file in the store', () => tmpFiles(home.store).length > 0, 5_000);
     const r = await term(run);
     expect(r.code, r.stderr).toBe(143);
     expect(r.stderr).toMatch(/^Error: .*interrupted/m);
@@ -117,7 +114,7 @@ describe('SIGTERM', () => {
     proxy.add({ kind: 'stall', method: 'PATCH', path: `/v2/${repo}/blobs/uploads/` });
     proxy.add({ kind: 'stall', method: 'DELETE', path: `/v2/${repo}/blobs/uploads/` });
     const run = startCli(['push', target], { env: home.env, timeoutMs: 30_000 });
-    await until('the stalled upload', () => proxy.hits.some((x) => x.method === 'PATCH' && x.path.includes(`/v2/${repo}/blobs/uploads/`)));
+    await untilCond('the stalled upload', () => proxy.hits.some((x) => x.method === 'PATCH' && x.path.includes(`/v2/${repo}/blobs/uploads/`)));
     const r = await term(run);
     expect(r.code, r.stderr).toBe(143);
     expect(r.stderr).toMatch(/^Error: .*(interrupted|cancelled)/m);
@@ -137,7 +134,7 @@ describe('SIGTERM', () => {
     const run = startCli(['login', h.plain.host, '-u', 'someone', '--password-stdin'], { env: home.env, keepStdin: true, timeoutMs: 30_000 });
     // precondition: login is running, right before it reads standard input — it warns about the shared config
     // folder the test made (mode 0755) just before
-    await until('login to start', () => run.output().stderr.includes('WARNING: '));
+    await untilCond('login to start', () => run.output().stderr.includes('WARNING: '));
     const t = Date.now();
     run.child.kill('SIGTERM');
     await run.exited;
