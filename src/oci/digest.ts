@@ -97,9 +97,9 @@ export function digestMatches(data: Uint8Array | string, expected: string): bool
   return digestOf(data, splitDigest(expected).algorithm) === expected;
 }
 
-function mismatch(what: string | undefined, expected: string, actual: string): DheError {
+function mismatch(what: string | undefined, expected: string, actual: string, hint?: string): DheError {
   return new DheError('DIGEST_MISMATCH', `digest mismatch${what ? ` for ${what}` : ''}: expected ${expected}, got ${actual}`, {
-    hint: 'the content was corrupted on the way or by its source (registry, archive); retry, and if it persists report it to whoever serves it',
+    hint: hint ?? 'the content was corrupted on the way or by its source (registry, archive); retry, and if it persists report it to whoever serves it',
     details: { expected, actual },
   });
 }
@@ -127,6 +127,8 @@ export interface VerifierOptions {
   size?: number;
   /** What is verified, for messages ("layer sha256:…", "blob sha256:…"). */
   what?: string;
+  /** The hint of a mismatch error, when the caller knows better what it means (the default suits any source). */
+  hint?: string;
 }
 
 export interface Verifier extends Transform {
@@ -140,11 +142,11 @@ export interface Verifier extends Transform {
 
 /** The one hashing, counting and checking pass over a byte stream (see the top of this file). */
 export function createVerifier(opts: VerifierOptions = {}): Verifier {
-  const { digest: expected, size: expectedSize, what } = opts;
+  const { digest: expected, size: expectedSize, what, hint } = opts;
   const digester = expected !== undefined ? digesterFor(expected) : createDigester();
   const sizeError = (got: string) =>
     new DheError('SIZE_MISMATCH', `size mismatch${what ? ` for ${what}` : ''}: expected ${expectedSize} bytes, got ${got}`, {
-      hint: 'the transfer was cut short or the content is not what the manifest says; retry',
+      hint: hint ?? 'the transfer was cut short or the content is not what the manifest says; retry',
       details: { expected: expectedSize, digest: expected },
     });
   const update = (chunk: Uint8Array): void => {
@@ -154,7 +156,7 @@ export function createVerifier(opts: VerifierOptions = {}): Verifier {
   const result = (): { digest: string; size: number } => {
     if (expectedSize !== undefined && digester.size !== expectedSize) throw sizeError(String(digester.size));
     const actual = digester.digest();
-    if (expected !== undefined && actual !== expected) throw mismatch(what, expected, actual);
+    if (expected !== undefined && actual !== expected) throw mismatch(what, expected, actual, hint);
     return { digest: actual, size: digester.size };
   };
   const t = new Transform({

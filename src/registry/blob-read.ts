@@ -2,10 +2,9 @@
 // resumes a broken download with Range from the bytes already received, and (verify, the default) ends with
 // DIGEST_MISMATCH / SIZE_MISMATCH instead of 'end' when the content is wrong.
 
-import { createHash, type Hash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { DheError, isDheError } from '../errors.js';
-import { splitDigest, type DigestAlgorithm } from '../oci/digest.js';
+import { createVerifier, splitDigest, type Verifier } from '../oci/digest.js';
 import { backoffDelay, isRetryable, pause } from '../transport/retry.js';
 import { checkBlobDigest } from './checks.js';
 import type { Exchange, SentResponse } from './exchange.js';
@@ -55,17 +54,17 @@ export class BlobReader {
   }
 
   async get(repo: string, desc: BlobDescriptor, opts: GetBlobOptions = {}): Promise<Readable> {
-    const { algorithm } = splitDigest(desc.digest, 'INVALID_REFERENCE');
+    splitDigest(desc.digest, 'INVALID_REFERENCE');
     const first = await this.open(repo, desc.digest, 0, opts.signal);
-    return new Download(this, repo, desc, algorithm, opts, first).start();
+    return new Download(this, repo, desc, opts, first).start();
   }
 }
 
 /** One blob download: the response being read, what came so far, and the resumes left. */
 class Download {
   private readonly out = new PassThrough({ highWaterMark: 256 * 1024 });
-  private readonly hash: Hash;
-  private readonly verify: boolean;
+  /** The one verifying pass (oci/digest.ts), or none with `verify: false` (the store then hashes once). */
+  private readonly verifier: Verifier | undefined;
   private readonly maxResumes: number;
   private received = 0;
   /** Bytes to drop at the start of the current response (a Range the registry ignored: it sent from byte 0). */
@@ -76,12 +75,18 @@ class Download {
     private readonly reader: BlobReader,
     private readonly repo: string,
     private readonly desc: BlobDescriptor,
-    private readonly algorithm: DigestAlgorithm,
     private readonly opts: GetBlobOptions,
     private res: SentResponse,
   ) {
-    this.hash = createHash(algorithm);
-    this.verify = opts.verify ?? true;
+    this.verifier =
+      opts.verify === false
+        ? undefined
+        : createVerifier({
+            digest: desc.digest,
+            ...(desc.size !== undefined ? { size: desc.size } : {}),
+            what: `blob ${desc.digest} from ${reader.x.registry}`,
+            hint: 'the registry, its storage or something between altered the content; nothing was stored',
+          });
     this.maxResumes = opts.maxResumes ?? DEFAULT_MAX_RESUMES;
     // The consumer may not listen yet (a generator attaches when first read), or may stop listening between our
     // destroy(e) and the 'error' event a tick later (a reader that returned early on Ctrl-C): an 'error' event
@@ -115,7 +120,7 @@ class Download {
         if (!(await this.resume(e))) return;
       }
     }
-    if (this.verify) this.check();
+    this.verifier?.result();
     this.out.end();
   }
 
@@ -136,13 +141,12 @@ class Download {
         this.res.body.destroy();
         return false;
       }
-      this.hash.update(chunk);
       this.received += chunk.length;
-      if (desc.size !== undefined && this.received > desc.size && this.verify) {
+      try {
+        this.verifier?.update(chunk);
+      } catch (e) {
         this.res.body.destroy();
-        throw new DheError('SIZE_MISMATCH', `blob ${desc.digest} from ${this.registry} is larger than its ${desc.size} bytes`, {
-          hint: 'the registry sent more than the manifest says; do not use this content',
-        });
+        throw e;
       }
       this.opts.onProgress?.(this.received);
       if (!this.out.write(chunk)) await waitDrain(this.out);
@@ -188,20 +192,5 @@ class Download {
       hint: 'the connection keeps failing; try again later',
       cause: e,
     });
-  }
-
-  private check(): void {
-    const { desc } = this;
-    if (desc.size !== undefined && this.received !== desc.size) {
-      throw new DheError('SIZE_MISMATCH', `blob ${desc.digest} from ${this.registry} has ${this.received} bytes, expected ${desc.size}`, {
-        hint: 'the content is incomplete or altered; nothing was stored',
-      });
-    }
-    const got = `${this.algorithm}:${this.hash.digest('hex')}`;
-    if (got !== desc.digest) {
-      throw new DheError('DIGEST_MISMATCH', `blob from ${this.registry} does not match its digest: expected ${desc.digest}, got ${got}`, {
-        hint: 'the registry, its storage or something between altered the content; nothing was stored',
-      });
-    }
   }
 }

@@ -1,12 +1,12 @@
 // What `images` lists: one row per name in the store, with the config digest (IMAGE ID), creation time and size.
 
-import { parseConfig, type Descriptor } from '../oci/index.js';
+import type { Descriptor } from '../oci/index.js';
 import { pickLocalPlatform } from '../oci/index.js';
 import { presentChildren, StoreSource } from '../image/store.js';
 import { walkImage } from '../image/walk.js';
 import { parseReference } from '../reference/index.js';
 import type { ImageStore } from '../store/index.js';
-import { CONFIG_MAX_BYTES } from '../oci/limits.js';
+import { readStoredConfig } from '../image/config.js';
 
 export interface ImageSummary {
   /** The full stored name, e.g. "docker.io/library/alpine:3.20". */
@@ -53,7 +53,7 @@ export async function summarize(store: ImageStore, name: string, desc: Descripto
     if (i === 0) {
       configDigest = man.config.digest;
       try {
-        const cfg = parseConfig(await store.readBlob(man.config.digest, CONFIG_MAX_BYTES));
+        const cfg = await readStoredConfig(store, man.config);
         created = cfg.created;
         platforms.push([cfg.os, cfg.architecture, cfg.variant].filter(Boolean).join('/'));
       } catch {

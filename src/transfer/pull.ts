@@ -2,12 +2,12 @@
 // walked (one platform of an index, or all), its blobs go into the store (each verified and renamed into place by
 // the store), then its documents, then the name.
 
-import { formatPlatform, hostPlatform, parseConfig, parsePlatform, PLATFORM_ANNOTATION, platformMatches, platformString, selectManifest, type Manifest, type Platform } from '../oci/index.js';
+import { formatPlatform, hostPlatform, parsePlatform, PLATFORM_ANNOTATION, platformMatches, platformString, selectManifest, type Manifest, type Platform } from '../oci/index.js';
 import type { Reference } from '../reference/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { ImageStore } from '../store/index.js';
 import { transfer } from '../image/copy.js';
-import { CONFIG_MAX_BYTES } from '../oci/limits.js';
+import { readStoredConfig } from '../image/config.js';
 import { RemoteSource } from '../image/remote.js';
 import { StoreSink } from '../image/store.js';
 import { parseDoc, walkImage, type ChildChooser } from '../image/walk.js';
@@ -93,7 +93,7 @@ export async function pullImage(ref: Reference, opts: PullOptions): Promise<Pull
 
 /** For a single image pulled with an explicit platform: its own platform when that does not run as the one asked for. */
 async function mismatchOf(store: ImageStore, manifest: Manifest, want: Platform): Promise<PullResult['platformMismatch']> {
-  const config = parseConfig(await store.readBlob(manifest.config.digest, CONFIG_MAX_BYTES));
+  const config = await readStoredConfig(store, manifest.config);
   const have = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
   if (platformMatches(want, have)) return undefined;
   return { image: formatPlatform(have), requested: formatPlatform(want) };

@@ -3,16 +3,15 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RegistryClient, type RegistryClientOptions } from '../../src/registry/index.js';
+import type { RegistryClient, RegistryClientOptions } from '../../src/registry/index.js';
 import { streamTrace } from '../../src/trace.js';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { uniqueRepo } from '../helpers/images.js';
-import { blob, caught, readAll } from '../helpers/registry.js';
+import { blob, caught, readAll, testClient } from '../helpers/registry.js';
 import { waitFor } from '../helpers/wait.js';
 
 const h = getHarness();
-const clients: RegistryClient[] = [];
 let proxy: FaultProxy;
 const traceLines: string[] = [];
 
@@ -20,21 +19,12 @@ beforeAll(async () => {
   proxy = await startFaultProxy(h.plain.url);
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
   await proxy?.close();
 });
 
+/** The shared test client with the retries these faults need, tracing into `traceLines`. */
 function client(registry: string, over: Partial<RegistryClientOptions> = {}): RegistryClient {
-  const c = new RegistryClient({
-    registry,
-    tls: { caCertFiles: [], certsDirs: [], insecureRegistries: [] },
-    proxy: {},
-    retry: { attempts: 4, baseDelayMs: 50, maxDelayMs: 200, maxRetryAfterMs: 5000 },
-    trace: streamTrace((s) => traceLines.push(s)),
-    ...over,
-  });
-  clients.push(c);
-  return c;
+  return testClient(registry, { retry: { attempts: 4, baseDelayMs: 50, maxDelayMs: 200, maxRetryAfterMs: 5000 }, trace: streamTrace((s) => traceLines.push(s)), ...over });
 }
 
 

@@ -5,31 +5,24 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
-import { RegistryClient, explainTlsError, type RegistryClientOptions } from '../../src/registry/index.js';
+import { describe, expect, it } from 'vitest';
+import { explainTlsError, type RegistryClient, type RegistryClientOptions } from '../../src/registry/index.js';
 import type { Credential } from '../../src/auth/types.js';
 import type { TlsSettings } from '../../src/config.js';
 import { getHarness, tokenLog } from '../harness/index.js';
 import { uniqueRepo } from '../helpers/images.js';
-import { caught } from '../helpers/registry.js';
+import { caught, testClient } from '../helpers/registry.js';
 
 const h = getHarness();
-const clients: RegistryClient[] = [];
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-});
 
+/** The shared test client, trusting only what `tls` names (not the harness CA: these tests are about trust). */
 function client(registry: string, tls: Partial<TlsSettings> = {}, cred?: Credential, over: Partial<RegistryClientOptions> = {}): RegistryClient {
-  const c = new RegistryClient({
-    registry,
+  return testClient(registry, {
     tls: { caCertFiles: [], certsDirs: [], insecureRegistries: [], ...tls },
-    proxy: {},
-    credentials: cred ? async () => cred : undefined,
     retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 100 },
+    ...(cred ? { cred } : {}),
     ...over,
   });
-  clients.push(c);
-  return c;
 }
 
 

@@ -9,23 +9,21 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RegistryClient, type RegistryClientOptions } from '../../src/registry/index.js';
+import type { RegistryClient, RegistryClientOptions } from '../../src/registry/index.js';
 import type { Trace } from '../../src/trace.js';
 import { startHarness, type Harness } from '../harness/harness.js';
 import type { TokenServer } from '../harness/token-server.js';
 import { Agent, fetch } from 'undici';
 import { uniqueRepo } from '../helpers/images.js';
 import { waitFor } from '../helpers/wait.js';
-import { blob, caught } from '../helpers/registry.js';
+import { blob, caught, testClient } from '../helpers/registry.js';
 
 let own: Harness;
-const clients: RegistryClient[] = [];
 
 beforeAll(async () => {
   own = await startHarness({ flavours: ['token', 'dhe'] });
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
   await own?.stop();
 });
 
@@ -34,19 +32,11 @@ interface Traced {
   lines: string[];
 }
 
+/** The shared test client for this file's own harness (its CA, its full user), the transport's own retry policy, traced. */
 function client(registry: string, over: Partial<RegistryClientOptions> = {}): Traced {
   const lines: string[] = [];
   const trace: Trace = { enabled: true, log: (l) => lines.push(l) };
-  const cred = own.users.full;
-  const c = new RegistryClient({
-    registry,
-    tls: { caCertFiles: [own.caCert], certsDirs: [], insecureRegistries: [] },
-    proxy: {},
-    credentials: async () => ({ username: cred.username, password: cred.password }),
-    trace,
-    ...over,
-  });
-  clients.push(c);
+  const c = testClient(registry, { tls: { caCertFiles: [own.caCert], certsDirs: [], insecureRegistries: [] }, cred: own.users.full, retry: undefined, trace, ...over });
   return { client: c, lines };
 }
 

@@ -1,5 +1,3 @@
-import { CONFIG_MAX_BYTES } from '../../oci/limits.js';
-import { parseConfig } from '../../oci/index.js';
 import { parseReference } from '../../reference/index.js';
 import { defineCommand } from '../define.js';
 import { findLocalImage } from '../local-image.js';
@@ -61,7 +59,8 @@ export default defineCommand({
     }
     if (local.image) {
       result.manifest = local.image.manifest;
-      result.config = parseConfig(await store.readBlob(local.image.manifest.config.digest, CONFIG_MAX_BYTES));
+      const { readStoredConfig } = await import('../../image/config.js');
+      result.config = await readStoredConfig(store, local.image.manifest.config);
     }
     ctx.out.json(result);
     return 0;
