@@ -6,7 +6,7 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { badArchive, cleanEntryName, resolveLinkTarget } from '../archive/paths.js';
-import { digestVerifier, verifyDigest, type Descriptor } from '../oci/index.js';
+import { createVerifier, verifyDigest, type Descriptor } from '../oci/index.js';
 import { MANIFEST_MAX_BYTES } from '../oci/limits.js';
 import type { BlobReadOptions, Doc, ImageSource } from './source.js';
 
@@ -148,7 +148,7 @@ export class ArchiveSource implements ImageSource {
     }
     const raw: Readable = e.size === 0 ? new PassThrough().end() : createReadStream(this.file, { start: e.offset, end: e.offset + e.size - 1, highWaterMark: 1 << 20 });
     if (opts.verify === false) return raw;
-    const check = digestVerifier(desc.digest, desc.size, `blob ${desc.digest} in the archive`);
+    const check = createVerifier({ digest: desc.digest, size: desc.size, what: `blob ${desc.digest} in the archive` });
     raw.on('error', (err) => check.destroy(err));
     return raw.pipe(check);
   }

@@ -2,7 +2,7 @@
 
 import { PassThrough, finished, type Readable } from 'node:stream';
 import { DheError, isDheError } from '../errors.js';
-import { digestVerifier, parseManifest, type Descriptor, type Index } from '../oci/index.js';
+import { createVerifier, parseManifest, type Descriptor, type Index } from '../oci/index.js';
 import type { ImageStore, Lease } from '../store/index.js';
 import { MANIFEST_MAX_BYTES } from '../oci/limits.js';
 import type { BlobOpener, ImageSink, PutBlobOptions } from './sink.js';
@@ -44,7 +44,7 @@ export class StoreSource implements ImageSource {
   blob(desc: Descriptor, opts: BlobReadOptions = {}): Readable {
     const raw = this.store.openBlob(desc.digest);
     if (opts.verify === false) return raw;
-    const check = digestVerifier(desc.digest, desc.size, `blob ${desc.digest} in the local store`);
+    const check = createVerifier({ digest: desc.digest, size: desc.size, what: `blob ${desc.digest} in the local store` });
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     const fail = (e: unknown) => out.destroy(damaged(e) as Error);
     raw.on('error', fail);

@@ -10,7 +10,7 @@
 // Failures are DheErrors (exit 7): SIZE_MISMATCH at the first byte beyond `size` (update throws / the stream fails
 // right there, so a caller stops reading) or, at the end, when fewer arrived; DIGEST_MISMATCH at the end when the
 // content hashes to something else (the message names both digests). A malformed `digest` throws MALFORMED_MANIFEST
-// from createVerifier. `digestVerifier(expected, size, what)` is the older spelling of the same verifier.
+// from createVerifier.
 
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -182,13 +182,4 @@ export function createVerifier(opts: VerifierOptions = {}): Verifier {
   return Object.defineProperties(Object.assign(t, { update, result }), {
     bytes: { get: () => digester.size, enumerable: true },
   }) as Verifier;
-}
-
-/**
- * The verifier with an expected digest, as a Transform (older spelling of `createVerifier`): fails the pipeline,
- * at the end, with DIGEST_MISMATCH, or with SIZE_MISMATCH as soon as more than `expectedSize` bytes arrive or, at
- * the end, when fewer did.
- */
-export function digestVerifier(expected: string, expectedSize?: number, what?: string): Verifier {
-  return createVerifier({ digest: expected, ...(expectedSize !== undefined ? { size: expectedSize } : {}), ...(what !== undefined ? { what } : {}) });
 }
