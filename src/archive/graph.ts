@@ -10,11 +10,11 @@ import { DheError } from '../errors.js';
 import { badArchive } from './paths.js';
 
 /** Distinct descriptors (manifests, indexes, configs, layers) one archive may describe. */
-export const MAX_DISTINCT_DESCRIPTORS = 20_000;
+const MAX_DISTINCT_DESCRIPTORS = 20_000;
 /** References to descriptors (each entry of each manifests/layers list, each config) one archive may hold. */
-export const MAX_REFERENCES = 100_000;
+const MAX_REFERENCES = 100_000;
 /** How much more a gzip-compressed archive may decompress to than its tar headers account for. */
-export const GUNZIP_MARGIN_BYTES = 8 << 20;
+const GUNZIP_MARGIN_BYTES = 8 << 20;
 const YIELD_EVERY = 512;
 
 export function interruptedError(signal: AbortSignal | undefined): DheError {

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 
-export const PRIVATE_DIR_MODE = 0o700;
+const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
 /** mkdir -p with 0700 for every folder it creates (existing folders are left as they are). */

@@ -48,7 +48,7 @@ export interface TransferResult {
 }
 
 /** The documents to put, children first, and the root that goes under the tag. */
-export function planDocuments(graph: ImageGraph, sink: ImageSink, singleImage = false): { root: Doc; documents: Doc[] } {
+function planDocuments(graph: ImageGraph, sink: ImageSink, singleImage = false): { root: Doc; documents: Doc[] } {
   if (graph.top.parsed.kind === 'index' && (singleImage || (!graph.whole && !sink.keepsPartialIndex))) {
     const only = graph.images.length === 1 ? graph.images[0]! : undefined;
     if (!only) throw new DheError('UNSUPPORTED', `a ${sink.kind} takes a whole index or one of its images, not ${graph.images.length} of them`);

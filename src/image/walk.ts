@@ -9,7 +9,7 @@ import { INDEX_DEPTH_MAX } from '../oci/limits.js';
 import type { Doc, ImageSource } from './source.js';
 
 /** Index levels below the top an image may be reached through. */
-export const MAX_DEPTH = INDEX_DEPTH_MAX;
+const MAX_DEPTH = INDEX_DEPTH_MAX;
 
 export interface ParsedDoc extends Doc {
   parsed: ParsedManifest;

@@ -14,7 +14,7 @@ import { StoreSource } from '../image/store.js';
 import { presentChildren, walkImage } from '../image/walk.js';
 
 export type Compression = 'gzip' | 'none';
-export const COMPRESSIONS: readonly Compression[] = ['gzip', 'none'];
+const COMPRESSIONS: readonly Compression[] = ['gzip', 'none'];
 
 /** Uncompressed layer media type → its gzip counterpart. */
 const GZIP_OF: Record<string, string> = {
@@ -43,10 +43,6 @@ export function parseCompression(text: string): Compression {
 }
 
 /** Whether a layer media type is a plain (uncompressed) tar that gzip would shrink. */
-export function isUncompressedLayer(mediaType: string): boolean {
-  return mediaType in GZIP_OF;
-}
-
 /**
  * Compresses the uncompressed layers of the image that `names` call `top` (an image, or an index whose children
  * are in the store), stores the new manifests, and points every one of those names at the result.

@@ -28,12 +28,12 @@ export interface ImageSummary {
   platforms: string[];
 }
 
-export function familiarRepository(registry: string, repository: string): string {
+function familiarRepository(registry: string, repository: string): string {
   if (registry === 'docker.io') return repository.startsWith('library/') ? repository.slice('library/'.length) : repository;
   return `${registry}/${repository}`;
 }
 
-export async function summarize(store: ImageStore, name: string, desc: Descriptor): Promise<ImageSummary> {
+async function summarize(store: ImageStore, name: string, desc: Descriptor): Promise<ImageSummary> {
   const ref = parseReference(name, { defaultTag: false });
   // every stored platform of an index counts towards the size; the one the name means comes first (IMAGE ID)
   const source = new StoreSource(store, desc);

@@ -117,7 +117,7 @@ function validateChanges(changes: ConfigChanges): void {
 }
 
 /** Applies the changes to an image config's `config` section (docker's names: Env, Labels, Entrypoint, ...). */
-export function applyChanges(config: Record<string, any>, changes: ConfigChanges): void {
+function applyChanges(config: Record<string, any>, changes: ConfigChanges): void {
   const c = (config.config ??= {}) as Record<string, any>;
   if (changes.env?.length) {
     const env: string[] = Array.isArray(c.Env) ? [...(c.Env as string[])] : [];

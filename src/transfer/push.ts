@@ -42,7 +42,7 @@ export function notLocalError(name: string): DheError {
   });
 }
 
-export function incompleteError(ref: Reference): DheError {
+function incompleteError(ref: Reference): DheError {
   return new DheError('CORRUPT_STORE', `no platform of ${ref.familiar} is complete in the local store`, { hint: `pull it again: dhe-cli pull ${ref.familiar}` });
 }
 
@@ -50,7 +50,7 @@ export function incompleteError(ref: Reference): DheError {
  * The children of a stored index that go up: all of them when all are stored; else (a partially pulled index,
  * which a registry would refuse) one platform, with a note.
  */
-export function storedChooser(source: StoreSource, ref: Reference, named: Descriptor, platform: string | undefined, note?: (message: string) => void): ChildChooser {
+function storedChooser(source: StoreSource, ref: Reference, named: Descriptor, platform: string | undefined, note?: (message: string) => void): ChildChooser {
   return async (index) => {
     const present: Descriptor[] = [];
     for (const c of index.manifests) if (await source.has(c.digest)) present.push(c);
