@@ -16,7 +16,7 @@ export type CandidateSource = 'dtr' | 'harbor' | 'chain';
 
 export interface CaCandidate {
   source: CandidateSource;
-  /** "https://HOST/ca", or "the certificate chain the server sent". */
+  /** "https://HOST/ca", or "the chain HOST sent". */
   from: string;
   cert: X509Certificate;
   /** The certificate as written to ca.crt. */
@@ -63,7 +63,7 @@ export async function findCaCandidate(ctx: CandidateContext, chain: X509Certific
     return candidateOf(source, `${originOf(ctx.t)}${path}`, pick(certs, chain));
   }
   const top = chain[chain.length - 1];
-  return top ? candidateOf('chain', 'the certificate chain the server sent', top) : undefined;
+  return top ? candidateOf('chain', `the chain ${ctx.t.hostport} sent`, top) : undefined;
 }
 
 function pick(certs: X509Certificate[], chain: X509Certificate[]): X509Certificate {

@@ -23,9 +23,9 @@ export async function verifyCandidate(ctx: CandidateContext, cand: CaCandidate, 
   checkDates(cand);
   const isLeaf = leaf.fingerprint256 === cand.cert.fingerprint256;
   if (!isLeaf && !cand.cert.ca) {
-    throw refuse('TLS_UNKNOWN_AUTHORITY', `the certificate offered at ${cand.from} (${dn(cand.cert.subject)}) is not a CA certificate`, "a CA file must hold the CA that issued the registry's certificate (basicConstraints CA:TRUE); ask the registry's administrator for it", cand);
+    throw refuse('TLS_UNKNOWN_AUTHORITY', `the certificate from ${cand.from} (${dn(cand.cert.subject)}) is not a CA certificate`, "a CA file must hold the CA that issued the registry's certificate (basicConstraints CA:TRUE); ask the registry's administrator for it", cand);
   }
-  if (cand.source === 'chain' && !isLeaf && cand.cert.subject !== cand.cert.issuer) {
+  if (cand.source === 'chain' && cand.cert.subject !== cand.cert.issuer) {
     throw refuse('TLS_UNKNOWN_AUTHORITY', `the chain ${ctx.t.hostport} sent stops at ${dn(cand.cert.subject)}, whose issuer ${dn(cand.cert.issuer)} was not sent`, `the root CA ${dn(cand.cert.issuer)} is needed: ask the registry's administrator for it, then pass it with --ca-cert`, cand);
   }
   await verifyByHandshake(ctx, cand, leaf);
@@ -35,10 +35,10 @@ function checkDates(cand: CaCandidate): void {
   const now = Date.now();
   const { cert } = cand;
   if (Date.parse(cert.validTo) < now) {
-    throw refuse('TLS_EXPIRED', `the CA offered at ${cand.from} (${dn(cert.subject)}) expired on ${new Date(cert.validTo).toISOString()}`, "an expired CA verifies nothing: the registry's administrator must renew it", cand);
+    throw refuse('TLS_EXPIRED', `the CA from ${cand.from} (${dn(cert.subject)}) expired on ${new Date(cert.validTo).toISOString()}`, "an expired CA verifies nothing: the registry's administrator must renew it", cand);
   }
   if (Date.parse(cert.validFrom) > now) {
-    throw refuse('TLS_NOT_YET_VALID', `the CA offered at ${cand.from} (${dn(cert.subject)}) is not valid before ${new Date(cert.validFrom).toISOString()}`, "check this machine's clock, or ask the registry's administrator", cand);
+    throw refuse('TLS_NOT_YET_VALID', `the CA from ${cand.from} (${dn(cert.subject)}) is not valid before ${new Date(cert.validFrom).toISOString()}`, "check this machine's clock, or ask the registry's administrator", cand);
   }
 }
 
@@ -48,14 +48,14 @@ async function verifyByHandshake(ctx: CandidateContext, cand: CaCandidate, leaf:
   const probe = await probeTls(t, material, ctx.proxy, ctx.timeoutMs, ctx.signal);
   const hint = `the CA offered does not belong to ${t.hostport}'s certificate; get the right CA from the registry's administrator`;
   if (probe.handshakeError || !probe.leaf) {
-    throw refuse('TLS_UNKNOWN_AUTHORITY', `could not check the CA offered at ${cand.from} against ${t.hostport}: ${errCode(probe.handshakeError ?? 'no certificate')}`, 'try again', cand);
+    throw refuse('TLS_UNKNOWN_AUTHORITY', `could not check the CA from ${cand.from} against ${t.hostport}: ${errCode(probe.handshakeError ?? 'no certificate')}`, 'try again', cand);
   }
   const now = probe.chain[0];
   if (!now || now.fingerprint256 !== leaf.fingerprint256) {
     throw refuse('TLS_UNKNOWN_AUTHORITY', `${t.hostport} sent another certificate on the second connection (${now ? dn(now.subject) : 'none'})`, 'the server (or something between) changes its certificate; try again, and compare the fingerprint with the administrator\'s', cand);
   }
   if (probe.authorizationError) {
-    throw refuse('TLS_UNKNOWN_AUTHORITY', `the CA offered at ${cand.from} (${dn(cand.cert.subject)}) does not verify ${t.hostport}'s certificate (${probe.authorizationError})`, hint, cand);
+    throw refuse('TLS_UNKNOWN_AUTHORITY', `the CA from ${cand.from} (${dn(cand.cert.subject)}) does not verify ${t.hostport}'s certificate (${probe.authorizationError})`, hint, cand);
   }
   const mismatch = checkServerIdentity(t.host, probe.leaf);
   if (mismatch) {
