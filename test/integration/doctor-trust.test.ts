@@ -173,6 +173,20 @@ describe('doctor --trust: a DTR-like front (a private CA, published at /ca)', ()
   });
 });
 
+describe('doctor --trust --format json', () => {
+  it('pins with --fingerprint and prints one JSON document: the report after pinning, with what was pinned', async () => {
+    const f = await front(dtrLeaf, { '/ca': dtrCa.cert });
+    const fp = await pki.fingerprint(dtrCa.certPath);
+    const home = freshHome();
+    const r = await runCli(['doctor', f.host, '--trust', '--fingerprint', fp, '--format', 'json'], { env: home.env });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; trust: { fingerprint: string; path: string; pinned: string; from: string }; checks: { id: string; status: string; finding: string }[] };
+    expect(doc.ok).toBe(true);
+    expect(doc.trust).toMatchObject({ fingerprint: fp, path: pinned(home, f.host), pinned: 'written', from: `https://${f.host}/ca` });
+    expect(doc.checks.find((c) => c.id === 'tls.trust')).toMatchObject({ status: 'pass', finding: `verified: trusted by ~/config/certs.d/${f.host}` });
+  });
+});
+
 describe('doctor --trust: a Harbor-like endpoint', () => {
   it('takes the CA from /api/v2.0/systeminfo/getcert when /ca has none', async () => {
     const f = await front(dtrLeaf, { [HARBOR]: dtrCa.cert });
