@@ -97,6 +97,9 @@ describe('doctor --trust: a self-signed registry', () => {
       expect(r.stdout).toContain('  Subject:     CN=selfsigned.test');
       expect(r.stdout).toMatch(/^ {2}Valid: {7}\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ to \d{4}-/m);
       expectNothingWritten(home);
+      const yes = await runCli(['doctor', reg.host, '--trust', '--yes'], { env: home.env }); // --yes alone is no confirmation
+      expectRefused(yes, new RegExp(`^Error: not pinned without confirmation: .* ${fp}$`, 'm'));
+      expectNothingWritten(home);
       const ok = await runCli(['doctor', reg.host, '--trust', '--fingerprint', fp.toUpperCase().replace('SHA256', 'sha256')], { env: home.env });
       expect(ok.code, ok.stderr).toBe(0);
       expect(ok.stdout).toMatch(/✔ Trust: verified: trusted by ~\/config\/certs\.d\/127\.0\.0\.1:\d+$/m);
@@ -153,6 +156,16 @@ describe('doctor --trust: a DTR-like front (a private CA, published at /ca)', ()
     expect(readFileSync(pinned(yes, f.host), 'utf8').trim()).toBe(dtrCa.cert.trim());
     const pull = await runCli(['pull', `${f.host}/${repo}:v1`], { env: yes.env });
     expect(pull.code, pull.stderr).toBe(0);
+  });
+
+  it('--yes on a terminal pins without asking (the CA is still shown)', async () => {
+    const f = await front(dtrLeaf, { '/ca': dtrCa.cert });
+    const home = freshHome();
+    const r = await runInTerminal(['doctor', f.host, '--trust', '--yes'], { env: home.env });
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).not.toContain('[y/N]');
+    expect(r.out).toContain(`Fingerprint: ${await pki.fingerprint(dtrCa.certPath)}`);
+    expect(readFileSync(pinned(home, f.host), 'utf8').trim()).toBe(dtrCa.cert.trim());
   });
 
   it('an existing different ca.crt is kept and the new one refused (exit 4) unless --replace', async () => {
