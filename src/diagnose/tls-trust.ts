@@ -17,7 +17,7 @@ function pemBlocks(text: string): string[] {
   return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
-function parseCerts(pems: string[]): X509Certificate[] {
+export function parseCerts(pems: string[]): X509Certificate[] {
   const out: X509Certificate[] = [];
   for (const p of pems) {
     for (const b of pemBlocks(p)) {
@@ -38,7 +38,7 @@ function systemCAs(): X509Certificate[] {
 }
 
 /** The CA among `cas` that anchors the chain (a chain cert is the CA, or is signed by it). */
-function anchorIn(chain: X509Certificate[], cas: X509Certificate[]): X509Certificate | undefined {
+export function anchorIn(chain: X509Certificate[], cas: X509Certificate[]): X509Certificate | undefined {
   for (const c of chain) {
     for (const ca of cas) {
       if (c.fingerprint256 === ca.fingerprint256) return ca;
@@ -117,7 +117,7 @@ function trustFix(ctx: TlsCheckContext, issuer: string): string {
   const hp = ctx.t.hostport;
   const bases = ctx.settings.certsDirs.map((b) => `${displayPath(join(b, hp), ctx.env)}/ca.crt`);
   const where = bases.length ? `, or copy it to ${bases.slice(0, 2).join(' or ')}` : '';
-  return `get the CA certificate of ${issuer} (from the registry's administrator) and pass it: dhe-cli --ca-cert ca.crt …${where}; as a last resort: dhe-cli --insecure-registry ${hp} …`;
+  return `get the CA certificate of ${issuer} (from the registry's administrator) and pass it: dhe-cli --ca-cert ca.crt …${where}; or let dhe-cli fetch and pin it: dhe-cli doctor ${hp} --trust; as a last resort: dhe-cli --insecure-registry ${hp} …`;
 }
 
 const TIME_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);

@@ -124,7 +124,7 @@ function certsDPlaces(hostport: string, file: string, certsDirs?: readonly strin
 
 function tlsHint(hostport: string, certsDirs?: readonly string[]): string {
   const place = certsDPlaces(hostport, 'ca.crt', certsDirs);
-  return `trust the registry's CA: pass it with --ca-cert FILE${place ? `, or put it at ${place}` : ''}; as a last resort --insecure-registry ${hostport}`;
+  return `trust the registry's CA: pass it with --ca-cert FILE${place ? `, or put it at ${place}` : ''}, or let dhe-cli fetch and pin it: dhe-cli doctor ${hostport} --trust; as a last resort --insecure-registry ${hostport}`;
 }
 
 /** The hint for a registry asking for a TLS client certificate. */

@@ -40,13 +40,17 @@ async function listDir(dir: string): Promise<string[] | undefined> {
   }
 }
 
+/** The certs.d folder names read for hostport, first wins: HOST:PORT then HOST ("dhe.example.com" alone on 443). */
+export function certsDirNames(hostport: string): string[] {
+  const { host, port } = splitHostPort(hostport);
+  return port !== undefined ? [`${host}:${port}`, host] : [host];
+}
+
 /** The certs.d folders that apply to hostport, in docker's order: DIR/HOST:PORT/ then DIR/HOST/. */
 export async function certsDirsFor(settings: TlsSettings, hostport: string): Promise<string[]> {
-  const { host, port } = splitHostPort(hostport);
-  const names = port !== undefined ? [`${host}:${port}`, host] : [host];
   const out: string[] = [];
   for (const base of settings.certsDirs) {
-    for (const name of names) {
+    for (const name of certsDirNames(hostport)) {
       const dir = join(base, name);
       if ((await listDir(dir)) !== undefined) {
         out.push(dir);

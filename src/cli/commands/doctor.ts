@@ -1,10 +1,12 @@
-// dhe-cli doctor REGISTRY [--repo NAME] [--format text|json]: runs the diagnosis (src/diagnose) and renders it,
-// one line per check (✔ pass, ✖ fail, ! warning, - skipped), the fix under each failure; exit 0 / 3 / 4 / 6.
+// dhe-cli doctor REGISTRY [--repo NAME] [--format text|json] [--trust …]: runs the diagnosis (src/diagnose) and
+// renders it, one line per check (✔ pass, ✖ fail, ! warning, - skipped), the fix under each failure; exit 0 / 3 /
+// 4 / 6. With --trust, the registry's CA is shown and pinned first (doctor-trust.ts), then the checks run.
 
-import type { Check } from '../../diagnose/index.js';
+import type { Check, DoctorOptions } from '../../diagnose/index.js';
 import { DheError } from '../../errors.js';
 import { redactText } from '../../trace.js';
 import { defineCommand } from '../define.js';
+import { checkTrustFlags, trustStep } from '../doctor-trust.js';
 import { userAgent } from '../../version.js';
 
 const SECTION: Record<string, string> = {
@@ -44,6 +46,10 @@ export default defineCommand({
   options: {
     repo: { type: 'string', value: 'name', description: 'also check pull and push access to this repository' },
     format: { type: 'string', choices: ['text', 'json'], default: 'text', description: 'output format' },
+    trust: { type: 'boolean', description: "fetch the registry's CA (DTR /ca, Harbor, or its self-signed certificate), show its fingerprint and pin it after confirmation" },
+    fingerprint: { type: 'string', value: 'sha256:hex', description: 'with --trust: pin the CA only if its SHA-256 fingerprint is this (no prompt)' },
+    yes: { type: 'boolean', description: 'with --trust on a terminal: pin without asking' },
+    replace: { type: 'boolean', description: 'with --trust: replace a different ca.crt already pinned for the registry' },
   },
   async run(ctx, { registry: target, ...opts }) {
     const { runDoctor } = await import('../../diagnose/index.js');
@@ -67,8 +73,7 @@ export default defineCommand({
       if (showNotes) for (const n of c.notes ?? []) out.result(p.dim(`      ${redactText(n)}`));
       if (c.fix && (c.status === 'fail' || c.status === 'warn')) out.result(`    ${c.status === 'fail' ? p.red('Fix:') : p.yellow('Fix:')} ${redactText(c.fix)}`);
     };
-    if (!json && !settings.quiet) out.result(`dhe-cli doctor ${registry}${repo ? ` --repo ${repo}` : ''}`);
-    const report = await runDoctor(registry, {
+    const dopts: DoctorOptions = {
       tls: settings.tls,
       proxy: settings.proxy,
       configDir: settings.configDir,
@@ -78,10 +83,15 @@ export default defineCommand({
       trace: ctx.trace,
       signal: ctx.signal,
       userAgent: userAgent(),
-      onCheck: json ? undefined : render,
-    });
+    };
+    const trustFlags = { fingerprint: opts.fingerprint, yes: opts.yes, replace: opts.replace, json };
+    checkTrustFlags(opts.trust, trustFlags);
+    const trusted = opts.trust ? await trustStep(ctx, registry, dopts, trustFlags) : undefined;
+    if (typeof trusted === 'number') return trusted;
+    if (!json && !settings.quiet) out.result(`dhe-cli doctor ${registry}${repo ? ` --repo ${repo}` : ''}`);
+    const report = await runDoctor(registry, { ...dopts, onCheck: json ? undefined : render });
     if (json) {
-      out.json(report);
+      out.json(trusted ? { ...report, trust: trusted } : report);
       return report.exitCode;
     }
     const failed = report.checks.filter((c) => c.status === 'fail');

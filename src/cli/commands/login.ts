@@ -2,8 +2,6 @@
 // stores them (a credential helper, the OS keychain, or the config file). With a token server that hands out
 // refresh tokens, the refresh token is stored instead of the password, as docker does with identity tokens.
 
-import { Writable } from 'node:stream';
-import { createInterface } from 'node:readline';
 import {
   registryHost,
   resolveCredentials,
@@ -17,6 +15,7 @@ import type { RegistryClient } from '../../registry/index.js';
 import type { CommandContext } from '../context.js';
 import { defineCommand, type OptionSpecs, type OptionValues } from '../define.js';
 import type { Output } from '../output.js';
+import { prompt } from '../prompt.js';
 import { userAgent } from '../../version.js';
 
 const OPTIONS = {
@@ -62,40 +61,6 @@ async function readPasswordStdin(stdin: NodeJS.ReadableStream = process.stdin, s
   if (s.endsWith('\n')) s = s.slice(0, -1);
   if (s.endsWith('\r')) s = s.slice(0, -1);
   return s;
-}
-
-/**
- * Asks on the terminal (stdin a TTY); the question and readline's echo go to stderr through the Output. With
- * hidden, nothing typed is echoed (the writes are dropped while the answer is typed).
- */
-function prompt(out: Output, question: string, hidden: boolean, signal: AbortSignal): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let muted = false;
-    const output = new Writable({
-      decodeStrings: false,
-      write(chunk: string | Buffer, _enc, cb) {
-        if (!muted) out.promptEcho(chunk);
-        cb();
-      },
-    });
-    const rl = createInterface({ input: process.stdin, output, terminal: true });
-    const onAbort = () => {
-      rl.close();
-      reject(new DheError('INTERRUPTED', 'interrupted'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    rl.on('SIGINT', () => {
-      out.promptEcho('\n');
-      onAbort();
-    });
-    rl.question(question, (answer) => {
-      signal.removeEventListener('abort', onAbort);
-      if (hidden) out.promptEcho('\n');
-      rl.close();
-      resolve(answer);
-    });
-    muted = hidden;
-  });
 }
 
 function nonTtyError(): DheError {
