@@ -57,6 +57,8 @@ export interface FaultProxy {
   storage: StorageServer;
   add(rule: FaultRule): void;
   clear(): void;
+  /** Breaks every response stalled mid-body now (as its `ms` would), so a test ends a stall when it is ready. */
+  breakStalls(): void;
   close(): Promise<void>;
 }
 
@@ -100,6 +102,8 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
   const sockets = new Set<Socket>();
   const storageRequests: StorageServer['requests'] = [];
   const timers = new Set<NodeJS.Timeout>();
+  /** Responses stalled mid-body, with their timers: broken by their `ms`, or all at once by breakStalls(). */
+  const stalled = new Map<ServerResponse, NodeJS.Timeout | undefined>();
   /** Redirect signatures → the Authorization the registry got with the redirected request (upstream use only). */
   const tickets = new Map<string, string | undefined>();
 
@@ -250,13 +254,16 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
             sent = fire.afterBytes;
             ur.pause();
             ur.removeAllListeners('data');
+            let t: NodeJS.Timeout | undefined;
             if (fire.ms !== undefined) {
-              const t = setTimeout(() => {
-                timers.delete(t);
+              t = setTimeout(() => {
+                timers.delete(t!);
+                stalled.delete(res);
                 res.socket?.destroy();
               }, fire.ms);
               timers.add(t);
             }
+            stalled.set(res, t);
             return;
           }
           sent += c.length;
@@ -315,6 +322,16 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
     },
     clear() {
       rules.length = 0;
+    },
+    breakStalls() {
+      for (const [res, t] of stalled) {
+        if (t) {
+          clearTimeout(t);
+          timers.delete(t);
+        }
+        res.socket?.destroy();
+      }
+      stalled.clear();
     },
     async close() {
       for (const t of timers) clearTimeout(t);

@@ -41,10 +41,11 @@ it(`${WORKERS} workers × ${ROUNDS} rounds of pull, tag, rmi and prune beside a 
       await seedImage(plain, `${base}/w${w}`, `r${r}`, img);
     }
   }
-  // the slow one: its first layer lands quickly (a blob no name refers to), its second stalls 8 s, breaks, resumes
+  // the slow one: its first layer lands quickly (a blob no name refers to), its second stalls until every worker has
+  // pruned once (the test breaks the stall then; 60 s at most), and resumes
   const slow = await buildImage({ layers: 2, layerSize: 256 * 1024, salt: `${base}-slow` });
   await seedImage(plain, `${base}/slow`, 'v1', slow);
-  proxy.add({ kind: 'stall', afterBytes: 32 * 1024, ms: 8_000, method: 'GET', path: slow.layers[1]!.digest });
+  proxy.add({ kind: 'stall', afterBytes: 32 * 1024, ms: 60_000, method: 'GET', path: slow.layers[1]!.digest });
 
   const home = freshHome();
   const env = home.env;
@@ -81,6 +82,7 @@ it(`${WORKERS} workers × ${ROUNDS} rounds of pull, tag, rmi and prune beside a 
       }
       ok(await runCli(['prune'], { env }), `w${w} prune`);
       prunedAt.push(Date.now());
+      if (prunedAt.length === WORKERS) proxy.breakStalls();
     }
     return { kept, removed };
   };
