@@ -1,0 +1,52 @@
+// docker's scripting habits: `digest REF` (checked against skopeo), Go-template `--format` and `images --filter`.
+
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { getHarness } from '../harness/index.js';
+import { freshHome, runCli } from '../helpers/cli.js';
+import { buildImage, seedImage, seedIndex, uniqueRepo, type Target } from '../helpers/images.js';
+import { requireTool, SKOPEO_PATHS } from '../helpers/tools.js';
+
+const h = getHarness();
+const plain: Target = { url: h.plain.url };
+const skopeoDigest = (ref: string, ...globals: string[]) =>
+  (JSON.parse(execFileSync(requireTool('skopeo', SKOPEO_PATHS), [...globals, 'inspect', '--tls-verify=false', `docker://${ref}`], { encoding: 'utf8' })) as { Digest: string }).Digest;
+
+describe('digest', () => {
+  it("prints the manifest digest skopeo reports; --platform picks an index's child; a missing tag exits 5", async () => {
+    const repo = uniqueRepo('digest');
+    const amd = await buildImage({ layers: 1 });
+    const arm = await buildImage({ layers: 1, platform: { os: 'linux', architecture: 'arm64' } });
+    await seedImage(plain, repo, 'single', amd);
+    await seedIndex(plain, repo, 'multi', [amd, arm]);
+    const home = freshHome();
+    const ref = `${h.plain.host}/${repo}`;
+
+    const single = await runCli(['digest', `${ref}:single`], { env: home.env });
+    expect(single.stderr).toBe('');
+    expect(single.code).toBe(0);
+    expect(single.stdout).toBe(`${skopeoDigest(`${ref}:single`)}\n`);
+    expect(single.stdout.trim()).toBe(amd.manifest.digest);
+
+    const index = await runCli(['digest', `${ref}:multi`], { env: home.env });
+    expect(index.code).toBe(0);
+    expect(index.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // skopeo's Digest is the index's own, as crane digest prints it
+    expect(index.stdout.trim()).toBe(skopeoDigest(`${ref}:multi`));
+
+    const child = await runCli(['digest', '--platform', 'linux/arm64', `${ref}:multi`], { env: home.env });
+    expect(child.stderr).toBe('');
+    expect(child.code).toBe(0);
+    expect(child.stdout.trim()).toBe(arm.manifest.digest);
+    expect(child.stdout.trim()).toBe(skopeoDigest(`${ref}@${arm.manifest.digest}`));
+
+    const none = await runCli(['digest', '--platform', 'linux/s390x', `${ref}:multi`], { env: home.env });
+    expect(none.code).toBe(5);
+    expect(none.stderr).toMatch(/^Error: no image for linux\/s390x .*available: linux\/amd64, linux\/arm64/m);
+
+    const missing = await runCli(['digest', `${ref}:nope`], { env: home.env });
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toMatch(/^Error: manifest unknown/m);
+    expect(missing.stdout).toBe('');
+  });
+});
