@@ -80,7 +80,8 @@ export default defineCommand({
     if (template) {
       const { imageRow, IMAGE_HEADERS } = await import('../image-rows.js');
       const rows = all.map((i) => imageRow(i, { noTrunc, createdSince: created(i.created, now) }));
-      ctx.out.result(formatRows(template, rows, IMAGE_HEADERS).replace(/\n$/, ''));
+      const text = formatRows(template, rows, IMAGE_HEADERS);
+      if (text) ctx.out.result(text.replace(/\n$/, ''));
       return 0;
     }
     if (opts.format === 'json') {
