@@ -50,3 +50,34 @@ describe('digest', () => {
     expect(missing.stdout).toBe('');
   });
 });
+
+describe('Go-template --format on tags, inspect and doctor', () => {
+  it("runs docker's templates over each tag, the inspect document and the doctor report; an unknown field exits 2", async () => {
+    const repo = uniqueRepo('tmpl');
+    const img = await buildImage({ layers: 1, env: ['A=1', 'B=2'] });
+    for (const t of ['v1', 'v2']) await seedImage(plain, repo, t, img);
+    const home = freshHome();
+    const name = `${h.plain.host}/${repo}`;
+
+    const tags = await runCli(['tags', '--format', '{{.Repository}}:{{.Tag}}', name], { env: home.env });
+    expect(tags.code).toBe(0);
+    expect(tags.stdout.split('\n').filter(Boolean).sort()).toEqual([`${name}:v1`, `${name}:v2`]);
+    const table = await runCli(['tags', '--format', 'table {{.Tag}}\\t{{upper .Tag}}', name], { env: home.env });
+    expect(table.stdout.split('\n')[0]).toBe('TAG       TAG');
+    expect(table.stdout.split('\n').slice(1).filter(Boolean).sort()).toEqual(['v1        V1', 'v2        V2']);
+
+    const inspect = await runCli(['inspect', '--remote', '--format', '{{.digest}} {{json .config.config.Env}} {{join .config.config.Env ","}}', `${name}:v1`], { env: home.env });
+    expect(inspect.stderr).toBe('');
+    expect(inspect.stdout).toBe(`${img.manifest.digest} ["A=1","B=2"] A=1,B=2\n`);
+    const bad = await runCli(['inspect', '--remote', '--format', '{{.Digest}}', `${name}:v1`], { env: home.env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^Error: template: unknown field \.Digest; valid fields: \.reference \.digest \.mediaType \.manifest \.config$/m);
+    const unclosed = await runCli(['tags', '--format', '{{.Tag', name], { env: home.env });
+    expect(unclosed.code).toBe(2);
+    expect(unclosed.stderr).toMatch(/^Error: template: unclosed action/m);
+
+    const doctor = await runCli(['doctor', h.plain.host, '--format', '{{.registry}}{{range .checks}} {{.id}}={{.status}}{{end}}'], { env: home.env });
+    expect(doctor.code).toBe(0);
+    expect(doctor.stdout).toMatch(new RegExp(`^${h.plain.host.replace(/\./g, '\\.')}( [a-z.-]+=(pass|warn|skip|fail))+\\n$`));
+  });
+});

@@ -43,12 +43,14 @@ export default defineCommand({
   args: { registry: { required: true, description: 'REGISTRYHOST[:PORT]' } },
   options: {
     repo: { type: 'string', value: 'name', description: 'also check pull and push access to this repository' },
-    format: { type: 'string', choices: ['text', 'json'], default: 'text', description: 'output format' },
+    format: { type: 'string', default: 'text', description: "text, json, or a Go template over the JSON report ('{{range .checks}}{{.id}} {{.status}}{{println}}{{end}}')" },
   },
   async run(ctx, { registry: target, ...opts }) {
     const { runDoctor } = await import('../../diagnose/index.js');
     const { settings, out } = ctx;
-    const json = opts.format === 'json';
+    const { checkTemplate, formatDocument, isTemplate } = await import('../format.js');
+    const template = isTemplate(opts.format, ['text', 'json']) ? checkTemplate(opts.format) : undefined;
+    const json = opts.format === 'json' || template !== undefined;
     const { registry, repo } = doctorTarget(target, opts.repo);
     const p = out.paint;
     let section = '';
@@ -80,6 +82,11 @@ export default defineCommand({
       userAgent: userAgent(),
       onCheck: json ? undefined : render,
     });
+    if (template !== undefined) {
+      // the same fields --format json prints (the report holds no secrets), so not redacted a second time
+      out.result(formatDocument(template, report).replace(/\n$/, ''));
+      return report.exitCode;
+    }
     if (json) {
       out.json(report);
       return report.exitCode;
