@@ -7,9 +7,9 @@
 import { GoTemplate } from '../text/go-template.js';
 import { TEMPLATE_FUNCTIONS, goString, type TemplateFunction } from '../text/go-template-functions.js';
 
-/** Whether `--format` is a template rather than one of the command's named formats. */
+/** Whether `--format` is a template, not one of the command's named formats (empty is the default, as docker's). */
 export function isTemplate(format: string | undefined, named: readonly string[] = ['table', 'json']): format is string {
-  return format !== undefined && !named.includes(format);
+  return format !== undefined && format.trim() !== '' && !named.includes(format);
 }
 
 function prepare(format: string): { table: boolean; source: string } {
