@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli } from '../helpers/cli.js';
+import { runInTerminal } from '../helpers/pty.js';
 import { buildImage, seedImage, seedIndex, uniqueRepo, type Target } from '../helpers/images.js';
 import { requireTool, SKOPEO_PATHS } from '../helpers/tools.js';
 
@@ -79,5 +80,43 @@ describe('Go-template --format on tags, inspect and doctor', () => {
     const doctor = await runCli(['doctor', h.plain.host, '--format', '{{.registry}}{{range .checks}} {{.id}}={{.status}}{{end}}'], { env: home.env });
     expect(doctor.code).toBe(0);
     expect(doctor.stdout).toMatch(new RegExp(`^${h.plain.host.replace(/\./g, '\\.')}( [a-z.-]+=(pass|warn|skip|fail))+\\n$`));
+  });
+});
+
+describe('spinners where a user waits', () => {
+  const FRAME = /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/;
+
+  it('login, doctor and store verify spin on a terminal, the final line replacing it; never without a TTY, in CI, with -q or --format', async () => {
+    const home = freshHome();
+    const env = { ...home.env, DHE_CA_CERT: h.caCert, CI: undefined };
+    const login = await runInTerminal(['login', h.basic.host, '-u', h.users.full.username, '-p', h.users.full.password], {
+      env,
+      secrets: [h.users.full.password],
+    });
+    expect(login.code).toBe(0);
+    expect(login.out).toMatch(new RegExp(`${FRAME.source} Checking the credentials of ${h.users.full.username} with ${h.basic.host.replace(/\./g, '\\.')}`));
+    // the spinner's last drawing is cleared before what follows (a warning, then the final line)
+    const spun = `with ${h.basic.host}`;
+    expect(login.out.slice(login.out.lastIndexOf(spun) + spun.length).startsWith('\r\x1b[2K')).toBe(true);
+    expect(login.out).toContain('Login Succeeded');
+
+    const verify = await runInTerminal(['store', 'verify'], { env });
+    expect(verify.code).toBe(0);
+    expect(verify.out).toMatch(new RegExp(`${FRAME.source} Verifying the blobs in `));
+    expect(verify.out).toContain('Store OK');
+
+    const doctor = await runInTerminal(['doctor', h.plain.host], { env });
+    expect(doctor.out).toMatch(new RegExp(`${FRAME.source} Checking…`));
+
+    for (const args of [['doctor', h.plain.host, '--format', 'json'], ['-q', 'store', 'verify']]) {
+      const r = await runInTerminal(args, { env });
+      expect(r.out, args.join(' ')).not.toMatch(FRAME);
+    }
+    for (const args of [['store', 'verify'], ['doctor', h.plain.host]]) {
+      const ci = await runInTerminal(args, { env: { ...env, CI: 'true' } });
+      expect(ci.out, `CI=true ${args.join(' ')}`).not.toMatch(FRAME);
+      const piped = await runCli(args, { env: home.env });
+      expect(piped.stdout + piped.stderr, args.join(' ')).not.toMatch(FRAME);
+    }
   });
 });

@@ -5,6 +5,7 @@ import type { Check } from '../../diagnose/index.js';
 import { DheError } from '../../errors.js';
 import { redactText } from '../../trace.js';
 import { defineCommand } from '../define.js';
+import { spinner } from '../spinner.js';
 import { userAgent } from '../../version.js';
 
 const SECTION: Record<string, string> = {
@@ -54,7 +55,9 @@ export default defineCommand({
     const { registry, repo } = doctorTarget(target, opts.repo);
     const p = out.paint;
     let section = '';
+    const spin = spinner(out, { document: json });
     const render = (c: Check) => {
+      spin.stop();
       // --quiet: only what needs attention (failures and warnings with their fixes), then the summary line
       if (settings.quiet && c.status !== 'fail' && c.status !== 'warn') return;
       const group = SECTION[c.id.split('.')[0] ?? ''] ?? 'Other';
@@ -68,8 +71,10 @@ export default defineCommand({
       const showNotes = c.status === 'fail' || c.status === 'warn' || c.id.endsWith('tls.chain');
       if (showNotes) for (const n of c.notes ?? []) out.result(p.dim(`      ${redactText(n)}`));
       if (c.fix && (c.status === 'fail' || c.status === 'warn')) out.result(`    ${c.status === 'fail' ? p.red('Fix:') : p.yellow('Fix:')} ${redactText(c.fix)}`);
+      spin.start('Checking…');
     };
     if (!json && !settings.quiet) out.result(`dhe-cli doctor ${registry}${repo ? ` --repo ${repo}` : ''}`);
+    spin.start('Checking…');
     const report = await runDoctor(registry, {
       tls: settings.tls,
       proxy: settings.proxy,
@@ -81,7 +86,7 @@ export default defineCommand({
       signal: ctx.signal,
       userAgent: userAgent(),
       onCheck: json ? undefined : render,
-    });
+    }).finally(() => spin.stop());
     if (template !== undefined) {
       // the same fields --format json prints (the report holds no secrets), so not redacted a second time
       out.result(formatDocument(template, report).replace(/\n$/, ''));
