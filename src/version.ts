@@ -13,8 +13,11 @@ function readVersion(): string {
   }
 }
 
+/** Set by the single executable's bundle (scripts/build-bundle.mjs), where no package.json is beside the code. */
+declare const DHE_BUNDLED_VERSION: string | undefined;
+
 /** "0.1.0": package.json's version ("0.0.0" when it cannot be read). */
-export const VERSION: string = readVersion();
+export const VERSION: string = typeof DHE_BUNDLED_VERSION === 'string' ? DHE_BUNDLED_VERSION : readVersion();
 
 /** The package's version, as VERSION. */
 export function packageVersion(): string {

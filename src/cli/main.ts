@@ -40,6 +40,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Declaration }>> = {
   tags: () => import('./commands/tags.js'),
   catalog: () => import('./commands/catalog.js'),
   delete: () => import('./commands/delete.js'),
+  digest: () => import('./commands/digest.js'),
   mutate: () => import('./commands/mutate.js'),
   append: () => import('./commands/append.js'),
   doctor: () => import('./commands/doctor.js'),

@@ -3,7 +3,7 @@
 import type { Settings } from '../config.js';
 import { DheError, ExitCode, isDheError, type ExitCodeValue } from '../errors.js';
 import { escapeJsonText, sanitizeLine } from '../text/sanitize.js';
-import { cursorUpAndClear, ownStyle, toTerminal } from '../text/terminal.js';
+import { CLEAR_LINE, cursorUpAndClear, ownStyle, toTerminal } from '../text/terminal.js';
 import { redactProse, redactText } from '../trace.js';
 import { doctorCommand, NO_SUGGESTION, type DoctorSuggestion } from './doctor-suggestion.js';
 
@@ -75,6 +75,12 @@ export class Output {
   /** Live progress: moves the cursor up `n` lines and clears from there (our own sequence, never outside text). */
   eraseLines(n: number): void {
     (this.stdout as TerminalWriter).control(cursorUpAndClear(n));
+  }
+
+  /** A spinner's line on stderr: the current line cleared, then `text` (sanitised); empty text only clears. */
+  statusLine(text: string): void {
+    (this.stderr as TerminalWriter).control(CLEAR_LINE);
+    if (text) this.stderr.write(sanitizeLine(text));
   }
 
   /**

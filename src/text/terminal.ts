@@ -48,3 +48,6 @@ export function cursorUpAndClear(n: number): string {
   // column 1, not after the echo
   return `\r\x1b[${n}A\x1b[J`;
 }
+
+/** Back to column 1 and clear that line: a spinner redraws or removes itself with it. */
+export const CLEAR_LINE = '\r\x1b[2K';

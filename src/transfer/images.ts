@@ -26,6 +26,8 @@ export interface ImageSummary {
   /** Bytes: config plus compressed layers (of every platform present, for an index). */
   size: number;
   platforms: string[];
+  /** The config's Labels (for `images --filter label=…`). */
+  labels: Record<string, string>;
 }
 
 function familiarRepository(registry: string, repository: string): string {
@@ -47,6 +49,7 @@ async function summarize(store: ImageStore, name: string, desc: Descriptor): Pro
   let size = 0;
   let configDigest = '';
   let created: string | undefined;
+  let labels: Record<string, string> = {};
   const platforms: string[] = [];
   for (const [i, { manifest: man }] of graph.images.entries()) {
     size += man.config.size + man.layers.reduce((a, l) => a + l.size, 0);
@@ -55,6 +58,7 @@ async function summarize(store: ImageStore, name: string, desc: Descriptor): Pro
       try {
         const cfg = await readStoredConfig(store, man.config);
         created = cfg.created;
+        labels = cfg.config?.Labels ?? {};
         platforms.push([cfg.os, cfg.architecture, cfg.variant].filter(Boolean).join('/'));
       } catch {
         // A config that is missing or unreadable still lists (store verify tells what is wrong).
@@ -73,6 +77,7 @@ async function summarize(store: ImageStore, name: string, desc: Descriptor): Pro
     created,
     size,
     platforms,
+    labels,
   };
 }
 

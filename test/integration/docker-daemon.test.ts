@@ -38,6 +38,7 @@ let BASE: string;
 const hostArch = process.arch === 'arm64' ? 'arm64' : 'amd64';
 const otherArch = hostArch === 'amd64' ? 'arm64' : 'amd64';
 
+const sleepSeconds = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 const sha256hex = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** dhe-cli as a user runs it; a non-zero exit fails the test with what it printed. */
@@ -173,6 +174,58 @@ describe('docker daemon interop', () => {
     expect(di.Config.Labels).toEqual({ 'org.example.team': 'platform' });
     expect(di.Id).toBe(ourId.full);
     expect(di.RootFS.Layers).toHaveLength(2);
+  });
+
+  dit('images --format and --filter print what docker images prints for the same images and templates', async () => {
+    const hm = home();
+    const repo = `${h.plain.host}/${uniqueRepo('format')}`;
+    await d.dockerOk(['tag', BASE, `${repo}:a`]);
+    await d.dockerOk(['push', `${repo}:a`]);
+    await cli(['pull', `${repo}:a`], hm.env);
+    // b: a label, the same creation time as a; c: a layer, created later (append sets the time)
+    await cli(['mutate', `${repo}:a`, '-t', `${repo}:b`, '--label', 'tier=web'], hm.env);
+    const layer = join(tmp, `format-layer-${Date.now()}.tar`);
+    writeFileSync(layer, await tarEntries([{ type: 'file', name: 'f', content: 'x' }]));
+    await sleepSeconds(1.1);
+    await cli(['append', `${repo}:b`, '--layer', layer, '-t', `${repo}:c`], hm.env);
+    for (const t of ['b', 'c']) {
+      await cli(['push', `${repo}:${t}`], hm.env);
+      await d.dockerOk(['pull', `${repo}:${t}`]);
+    }
+    // Sizes differ by design (docker: unpacked; dhe-cli: compressed, what the registry holds); CreatedSince ticks.
+    const templates = [
+      '{{.Repository}}:{{.Tag}}',
+      'table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.Digest}}',
+      '{{.ID}} {{.CreatedAt}}',
+      '{{json .Tag}} {{if eq .Tag "b"}}label{{else}}-{{end}} {{upper .Tag}}{{println}}',
+      'table {{.Tag}}',
+      '{{.Digest}}',
+    ];
+    const lines = (text: string) => text.split('\n').sort();
+    for (const t of templates) {
+      const theirs = await d.dockerOk(['images', '--format', t, repo]);
+      const ours = await cli(['images', '--format', t, repo], hm.env);
+      expect(lines(ours.stdout), t).toEqual(lines(theirs));
+    }
+    const filters = [
+      [`reference=*/${repo.slice(h.plain.host.length + 1)}:*`],
+      [`reference=${repo}:[ab]`],
+      [`reference=${repo}:*`, 'label=tier=web'],
+      [`reference=${repo}:*`, 'label=tier'],
+      [`reference=${repo}:*`, `since=${repo}:a`],
+      [`reference=${repo}:*`, `before=${repo}:c`],
+      [`reference=${repo}:*`, 'dangling=false'],
+    ];
+    for (const f of filters) {
+      const args = f.flatMap((x) => ['--filter', x]);
+      const theirs = await d.dockerOk(['images', ...args, '--format', '{{.Repository}}:{{.Tag}}']);
+      const ours = await cli(['images', ...args, '--format', '{{.Repository}}:{{.Tag}}'], hm.env);
+      expect(lines(ours.stdout), f.join(' ')).toEqual(lines(theirs));
+      expect(ours.stdout, f.join(' ')).not.toBe('');
+    }
+    const unknown = await runCli(['images', '--format', '{{.Created}}', repo], { env: hm.env });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^Error: template: unknown field \.Created; valid fields: \.Repository \.Tag \.ID \.Digest \.CreatedSince \.CreatedAt \.Size$/m);
   });
 
   dit('dhe-cli save → docker load → docker run', async () => {

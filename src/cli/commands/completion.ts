@@ -3,7 +3,7 @@ import { defineCommand } from '../define.js';
 
 const COMMANDS = [
   'login', 'logout', 'tag', 'push', 'pull', 'images', 'rmi', 'prune', 'inspect', 'save', 'load', 'copy', 'tags',
-  'catalog', 'delete', 'mutate', 'append', 'doctor', 'store', 'completion', 'help',
+  'catalog', 'delete', 'digest', 'mutate', 'append', 'doctor', 'store', 'completion', 'help',
 ];
 const GLOBAL = [
   '--config', '--store', '--ca-cert', '--cert', '--key', '--certs-dir', '--insecure-registry', '--platform',
@@ -12,7 +12,7 @@ const GLOBAL = [
 const PER: Record<string, string[]> = {
   login: ['--username', '--password', '--password-stdin'],
   pull: ['--all-platforms'],
-  images: ['--digests', '--no-trunc', '--format'],
+  images: ['--digests', '--no-trunc', '--format', '--filter'],
   inspect: ['--remote', '--format'],
   save: ['--output', '--format'],
   load: ['--input'],

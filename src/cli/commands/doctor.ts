@@ -7,6 +7,7 @@ import { DheError } from '../../errors.js';
 import { redactText } from '../../trace.js';
 import { defineCommand } from '../define.js';
 import { checkTrustFlags, trustStep } from '../doctor-trust.js';
+import { spinner } from '../spinner.js';
 import { userAgent } from '../../version.js';
 
 const SECTION: Record<string, string> = {
@@ -45,7 +46,7 @@ export default defineCommand({
   args: { registry: { required: true, description: 'REGISTRYHOST[:PORT]' } },
   options: {
     repo: { type: 'string', value: 'name', description: 'also check pull and push access to this repository' },
-    format: { type: 'string', choices: ['text', 'json'], default: 'text', description: 'output format' },
+    format: { type: 'string', default: 'text', description: "text, json, or a Go template over the JSON report ('{{range .checks}}{{.id}} {{.status}}{{println}}{{end}}')" },
     trust: { type: 'boolean', description: "fetch the registry's CA (DTR /ca, Harbor, or its self-signed certificate), show its fingerprint and pin it after confirmation" },
     fingerprint: { type: 'string', value: 'sha256:hex', description: 'with --trust: pin the CA only if its SHA-256 fingerprint is this (no prompt)' },
     yes: { type: 'boolean', description: 'with --trust on a terminal: pin without asking' },
@@ -54,11 +55,15 @@ export default defineCommand({
   async run(ctx, { registry: target, ...opts }) {
     const { runDoctor } = await import('../../diagnose/index.js');
     const { settings, out } = ctx;
-    const json = opts.format === 'json';
+    const { checkTemplate, formatDocument, isTemplate } = await import('../format.js');
+    const template = isTemplate(opts.format, ['text', 'json']) ? checkTemplate(opts.format) : undefined;
+    const json = opts.format === 'json' || template !== undefined;
     const { registry, repo } = doctorTarget(target, opts.repo);
     const p = out.paint;
     let section = '';
+    const spin = spinner(out, { document: json });
     const render = (c: Check) => {
+      spin.stop();
       // --quiet: only what needs attention (failures and warnings with their fixes), then the summary line
       if (settings.quiet && c.status !== 'fail' && c.status !== 'warn') return;
       const group = SECTION[c.id.split('.')[0] ?? ''] ?? 'Other';
@@ -72,6 +77,7 @@ export default defineCommand({
       const showNotes = c.status === 'fail' || c.status === 'warn' || c.id.endsWith('tls.chain');
       if (showNotes) for (const n of c.notes ?? []) out.result(p.dim(`      ${redactText(n)}`));
       if (c.fix && (c.status === 'fail' || c.status === 'warn')) out.result(`    ${c.status === 'fail' ? p.red('Fix:') : p.yellow('Fix:')} ${redactText(c.fix)}`);
+      spin.start('Checking…');
     };
     const dopts: DoctorOptions = {
       tls: settings.tls,
@@ -89,7 +95,13 @@ export default defineCommand({
     const trusted = opts.trust ? await trustStep(ctx, registry, dopts, trustFlags) : undefined;
     if (typeof trusted === 'number') return trusted;
     if (!json && !settings.quiet) out.result(`dhe-cli doctor ${registry}${repo ? ` --repo ${repo}` : ''}`);
-    const report = await runDoctor(registry, { ...dopts, onCheck: json ? undefined : render });
+    spin.start('Checking…');
+    const report = await runDoctor(registry, { ...dopts, onCheck: json ? undefined : render }).finally(() => spin.stop());
+    if (template !== undefined) {
+      // the same fields --format json prints (the report holds no secrets), so not redacted a second time
+      out.result(formatDocument(template, trusted ? { ...report, trust: trusted } : report).replace(/\n$/, ''));
+      return report.exitCode;
+    }
     if (json) {
       out.json(trusted ? { ...report, trust: trusted } : report);
       return report.exitCode;

@@ -3,6 +3,14 @@ import { parseReference } from '../../reference/index.js';
 import { defineCommand } from '../define.js';
 import { humanBytes } from '../progress.js';
 import { openStore } from '../session.js';
+import { checkTemplate, formatRows, isTemplate } from '../format.js';
+import { findLocalImage } from '../local-image.js';
+
+/** The creation time (ms) of the listed image whose digest is `digest` (a before=/since= filter's image). */
+function createdOf(images: ImageSummary[], digest: string): number {
+  const hit = images.find((i) => i.digest === digest);
+  return hit?.created ? Date.parse(hit.created) : 0;
+}
 
 function humanDuration(ms: number): string {
   const s = Math.round(ms / 1000);
@@ -51,18 +59,31 @@ export default defineCommand({
     description: 'list the images in the local store',
     examples: ['dhe-cli images', 'dhe-cli images -q dhe.yourdomain.com/yourusername/hello-mine', 'dhe-cli images --format json'],
   },
-  args: { filter: { description: 'REPO[:TAG] to list only matching images' } },
+  args: { repo: { description: 'REPO[:TAG] to list only matching images' } },
   options: {
     digests: { type: 'boolean', description: 'show digests' },
     trunc: { type: 'boolean', negated: true, description: "don't truncate output" },
-    format: { type: 'string', choices: ['table', 'json'], default: 'table', description: 'output format' },
+    format: { type: 'string', default: 'table', description: "table, json, or a Go template as docker's ('{{.Repository}}:{{.Tag}}', 'table {{.ID}}\\t{{.Size}}')" },
+    filter: { type: 'repeatable', value: 'KEY=VALUE', description: 'reference=PATTERN, before=REF, since=REF, label=KEY[=VALUE], dangling=true|false (repeatable)' },
   },
-  async run(ctx, { filter, ...opts }) {
+  async run(ctx, { repo, ...opts }) {
     const { listImageSummaries } = await import('../../transfer/images.js');
+    const { applyImageFilters, parseImageFilters } = await import('../image-filter.js');
+    const filters = parseImageFilters(opts.filter ?? []);
+    const template = isTemplate(opts.format) ? checkTemplate(opts.format) : undefined;
     const store = await openStore(ctx);
-    const all = (await listImageSummaries(store)).filter((i) => matches(i, filter));
+    const listed = (await listImageSummaries(store)).filter((i) => matches(i, repo));
+    const all = await applyImageFilters(listed, filters, async (ref) => createdOf(listed, (await findLocalImage(store, ref)).descriptor.digest));
     const noTrunc = opts.trunc === false;
     const id = (i: ImageSummary) => (noTrunc ? i.configDigest : i.id);
+    const now = Date.now();
+    if (template) {
+      const { imageRow, IMAGE_HEADERS } = await import('../image-rows.js');
+      const rows = all.map((i) => imageRow(i, { noTrunc, createdSince: created(i.created, now) }));
+      const text = formatRows(template, rows, IMAGE_HEADERS);
+      if (text) ctx.out.result(text.replace(/\n$/, ''));
+      return 0;
+    }
     if (opts.format === 'json') {
       ctx.out.json(all);
       return 0;
@@ -71,7 +92,6 @@ export default defineCommand({
       for (const i of all) ctx.out.result(id(i));
       return 0;
     }
-    const now = Date.now();
     const header = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
     const rows = all.map((i) => [
       i.repository,

@@ -1,6 +1,7 @@
 import { parseReference } from '../../reference/index.js';
 import { defineCommand } from '../define.js';
 import { findLocalImage } from '../local-image.js';
+import { checkTemplate, formatDocument, isTemplate } from '../format.js';
 import { clientFor, openStore } from '../session.js';
 
 export default defineCommand({
@@ -12,9 +13,11 @@ export default defineCommand({
   args: { ref: { required: true, description: 'image reference' } },
   options: {
     remote: { type: 'boolean', description: 'read from the registry instead of the local store' },
-    format: { type: 'string', choices: ['json'], default: 'json', description: 'output format' },
+    format: { type: 'string', default: 'json', description: "json, or a Go template over the JSON document ('{{.digest}}', '{{json .config.config.Env}}')" },
   },
   async run(ctx, { ref: refText, ...opts }) {
+    const template = isTemplate(opts.format, ['json']) ? checkTemplate(opts.format) : undefined;
+    const print = (doc: Record<string, unknown>) => (template ? ctx.out.result(formatDocument(template, doc).replace(/\n$/, '')) : ctx.out.json(doc));
     if (opts.remote) {
       const { RemoteSource } = await import('../../image/remote.js');
       const { parseDoc, walkImage } = await import('../../image/walk.js');
@@ -38,7 +41,7 @@ export default defineCommand({
           result.manifest = image.manifest;
           result.config = await readConfig(source, image.manifest.config);
         }
-        ctx.out.json(result);
+        print(result);
       } finally {
         await client.close();
       }
@@ -62,7 +65,7 @@ export default defineCommand({
       const { readStoredConfig } = await import('../../image/config.js');
       result.config = await readStoredConfig(store, local.image.manifest.config);
     }
-    ctx.out.json(result);
+    print(result);
     return 0;
   },
 });

@@ -16,6 +16,7 @@ import type { CommandContext } from '../context.js';
 import { defineCommand, type OptionSpecs, type OptionValues } from '../define.js';
 import type { Output } from '../output.js';
 import { prompt } from '../prompt.js';
+import { spinner } from '../spinner.js';
 import { userAgent } from '../../version.js';
 
 const OPTIONS = {
@@ -199,10 +200,14 @@ export default defineCommand({
       }
       const cred = await askCredentials(ctx, flags, ttyIn);
       let checked: { identityToken?: string };
+      const spin = spinner(out);
+      spin.start(`Checking the credentials of ${cred.username} with ${registry}`);
       try {
         checked = await client.checkLogin(cred, { offlineToken: true });
       } catch (e) {
         throw loginRefused(e, registry, cred.username);
+      } finally {
+        spin.stop();
       }
       const toStore: Credential = checked.identityToken ? { username: cred.username, identityToken: checked.identityToken } : cred;
       const stored = await storeCredentials(registry, toStore, credOpts);

@@ -2,6 +2,7 @@ import { DheError } from '../../errors.js';
 import { defineCommand } from '../define.js';
 import { humanBytes } from '../progress.js';
 import { openStore } from '../session.js';
+import { spinner } from '../spinner.js';
 
 export default defineCommand({
   meta: {
@@ -12,8 +13,10 @@ export default defineCommand({
   options: { repair: { type: 'boolean', description: 'drop broken blobs and names that point at missing blobs' } },
   async run(ctx, opts) {
     const store = await openStore(ctx);
-    const r = await store.verify({ repair: !!opts.repair });
     const out = ctx.out;
+    const spin = spinner(out);
+    spin.start(`Verifying the blobs in ${store.dir}`);
+    const r = await store.verify({ repair: !!opts.repair }).finally(() => spin.stop());
     out.info(`Checked ${r.blobsChecked} blobs (${humanBytes(r.bytesChecked)}) in ${store.dir}`);
     for (const d of r.corruptBlobs) out.info(`corrupt blob: ${d}`);
     for (const f of r.strayFiles) out.info(`stray file: ${f}`);
