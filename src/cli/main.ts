@@ -40,6 +40,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Declaration }>> = {
   attach: () => import('./commands/attach.js'),
   referrers: () => import('./commands/referrers.js'),
   fetch: () => import('./commands/fetch.js'),
+  manifest: () => import('./commands/manifest.js'),
   tags: () => import('./commands/tags.js'),
   catalog: () => import('./commands/catalog.js'),
   delete: () => import('./commands/delete.js'),

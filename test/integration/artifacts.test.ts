@@ -71,6 +71,14 @@ describe('artifacts and referrers (distribution 2.8: the fallback tag)', () => {
     expect(f2.code).toBe(0);
     expect(readFileSync(join(out, 'test.log'))).toEqual(readFileSync(log));
 
+    // manifest inspect --raw: byte for byte as served
+    const raw1 = await runCli(['manifest', 'inspect', '--raw', `${h.plain.host}/${repo}@${sbomDigest}`], { env: home.env });
+    expect(raw1.code).toBe(0);
+    expect(raw1.stdout).toBe(art.bytes.toString());
+    const pretty = await runCli(['manifest', 'inspect', ref], { env: home.env });
+    expect(pretty.code).toBe(0);
+    expect(JSON.parse(pretty.stdout)).toEqual(JSON.parse(img.manifest.bytes.toString()));
+
     // skopeo sees the subject
     const skopeo = requireTool('skopeo', SKOPEO_PATHS);
     const raw = execFileSync(skopeo, ['inspect', '--raw', '--tls-verify=false', `docker://${h.plain.host}/${repo}@${sbomDigest}`]).toString();
