@@ -31,3 +31,7 @@ export {
 } from './auth/credentials/index.js';
 export { saveArchive, loadArchive, type SaveOptions, type SaveResult, type LoadOptions, type LoadResult, type ArchiveFormat } from './archive/index.js';
 export * from './diagnose/index.js';
+export { attach, parseFileArg, type AttachOptions, type AttachResult, type AttachFile } from './transfer/attach.js';
+export { fetchArtifact, type FetchArtifactOptions, type FetchArtifactResult, type FetchedFile } from './transfer/fetch-artifact.js';
+export { listReferrers, resolveDescriptor, readFallbackIndex, addToFallbackIndex, recordReferrers, type ReferrersListing, type ResolvedRef } from './image/referrers.js';
+export * from './oci/artifact.js';

@@ -115,6 +115,15 @@ export class Output {
     this.stdout.write(line + '\n');
   }
 
+  /**
+   * A document as a server sent it (`manifest inspect --raw`): byte for byte into a pipe or file; on a terminal
+   * through the sanitising writer like everything else.
+   */
+  document(bytes: Uint8Array): void {
+    if (this.stdout.isTTY) this.stdout.write(Buffer.from(bytes).toString('utf8'));
+    else (this.stdout as TerminalWriter).echo(bytes);
+  }
+
   /** A progress/status line on stdout (suppressed by --quiet), as docker prints pull/push status on stdout. One line: a `\n` in it is shown escaped. */
   info(line: string): void {
     if (!this.quiet) this.stdout.write(sanitizeLine(line) + '\n');

@@ -18,10 +18,11 @@ import { listedTagCheck } from './checks.js';
 import { Exchange } from './exchange.js';
 import { checkLogin } from './login.js';
 import { Manifests, type FetchedManifest, type ManifestOptions } from './manifests.js';
+import { getReferrers, type ReferrersAnswer } from './referrers.js';
 import { collectListing, type ListingLimits } from './pager.js';
 import { Endpoint, apiHost, type PingResult } from './ping.js';
 
-export type { BlobDescriptor, GetBlobOptions, PingResult, UploadBlobOptions };
+export type { BlobDescriptor, GetBlobOptions, PingResult, ReferrersAnswer, UploadBlobOptions };
 
 export interface RegistryClientOptions {
   /** "127.0.0.1:5000", "dhe.example.com", "docker.io". */
@@ -117,12 +118,17 @@ export class RegistryClient {
     return this.manifests.head(repo, ref, opts);
   }
 
-  putManifest(repo: string, ref: string, bytes: Uint8Array, mediaType: string, opts: { signal?: AbortSignal } = {}): Promise<{ digest: string }> {
+  putManifest(repo: string, ref: string, bytes: Uint8Array, mediaType: string, opts: { signal?: AbortSignal } = {}): Promise<{ digest: string; subject?: string }> {
     return this.manifests.put(repo, ref, bytes, mediaType, opts);
   }
 
   deleteManifest(repo: string, digest: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
     return this.manifests.delete(repo, digest, opts);
+  }
+
+  /** The OCI 1.1 referrers API's index for `digest`; null when the registry has no referrers API (404). */
+  getReferrers(repo: string, digest: string, opts: { artifactType?: string; signal?: AbortSignal } = {}): Promise<ReferrersAnswer | null> {
+    return getReferrers(this.x, repo, digest, opts);
   }
 
   headBlob(repo: string, digest: string, opts: { signal?: AbortSignal } = {}): Promise<{ size: number } | null> {

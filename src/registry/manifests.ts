@@ -99,7 +99,8 @@ export class Manifests {
     return { digest, mediaType, size };
   }
 
-  async put(repo: string, ref: string, bytes: Uint8Array, mediaType: string, opts: { signal?: AbortSignal } = {}): Promise<{ digest: string }> {
+  /** `subject`: the OCI-Subject header a registry with the referrers API answers a manifest with a subject with. */
+  async put(repo: string, ref: string, bytes: Uint8Array, mediaType: string, opts: { signal?: AbortSignal } = {}): Promise<{ digest: string; subject?: string }> {
     const what = manifestWhat(repo, ref);
     const computed = digestOf(bytes);
     const res = await this.x.send({
@@ -121,7 +122,8 @@ export class Manifests {
         hint: 'the registry rewrote the manifest (a schema conversion?); check its configuration',
       });
     }
-    return { digest: header ?? computed };
+    const subject = res.header('oci-subject');
+    return { digest: header ?? computed, ...(subject ? { subject } : {}) };
   }
 
   async delete(repo: string, digest: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
