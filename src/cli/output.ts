@@ -64,10 +64,16 @@ export class Output {
   debug = false;
   /** Live progress (spinners, redrawn lines) allowed: a TTY on stderr, no CI, not quiet. */
   interactive = false;
+  /** Colour allowed (a TTY, no NO_COLOR / --no-color, no CI). */
+  colored = false;
   /** What the suggested doctor command repeats of the failing one (its trust options, its repository). */
   doctorSuggestion: DoctorSuggestion = NO_SUGGESTION;
 
-  constructor(stdout: Writer = process.stdout, stderr: Writer = process.stderr) {
+  constructor(
+    stdout: Writer = process.stdout,
+    private readonly rawStderr: Writer = process.stderr,
+  ) {
+    const stderr = rawStderr;
     this.stdout = new TerminalWriter(stdout);
     this.stderr = new TerminalWriter(stderr);
   }
@@ -84,6 +90,14 @@ export class Output {
   }
 
   /**
+   * The stream a spinner (ora) draws on: the terminal's stderr itself (ora hooks that stream's writes while it spins,
+   * so it must be the real one). Only our own text goes there: the frames and a literal status text.
+   */
+  spinnerStream(): NodeJS.WritableStream {
+    return this.rawStderr as unknown as NodeJS.WritableStream;
+  }
+
+  /**
    * What an interactive prompt writes on stderr: the question, readline's echo of the typed answer and its line
    * editing. That is the user's own typing on their own terminal, so it is written as is (not escaped).
    */
@@ -95,6 +109,7 @@ export class Output {
     this.quiet = settings.quiet;
     this.debug = settings.debug;
     this.interactive = settings.interactive && !settings.quiet;
+    this.colored = settings.color;
     if (settings.color) {
       const { Chalk } = await import('chalk');
       const c = new Chalk({ level: 1 });

@@ -1,11 +1,10 @@
-// A spinner where docker has none but a user waits (login's check, doctor's checks, store verify): on stderr, only
-// when live output is allowed (a TTY, no CI, not --quiet: Output.interactive) and the command prints no document
-// (--format). It draws at once, turns every 80 ms, and clears its line when stopped, so the final line replaces it.
+// A spinner where docker has none but a user waits (login's check, doctor's checks, store verify): ora, on stderr,
+// only when live output is allowed (a TTY, no CI, not --quiet: Output.interactive) and the command prints no
+// document (--format); never touching the cursor's visibility or stdin. Cleared when stopped, so the final line
+// takes its place. ora is loaded only when a spinner can show (no cost for scripts and CI).
 
+import type { Ora } from 'ora';
 import type { Output } from './output.js';
-
-const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-const INTERVAL_MS = 80;
 
 export interface Spinner {
   /** Shows `text` with the spinner (again, after a stop). */
@@ -16,26 +15,15 @@ export interface Spinner {
 
 const NONE: Spinner = { start: () => {}, stop: () => {} };
 
-export function spinner(out: Output, opts: { document?: boolean } = {}): Spinner {
+/** The spinner for `out`: ora (loaded here, only when it can show), or one that draws nothing. */
+export async function spinner(out: Output, opts: { document?: boolean } = {}): Promise<Spinner> {
   if (!out.interactive || opts.document) return NONE;
-  let timer: NodeJS.Timeout | undefined;
-  let frame = 0;
-  let text = '';
-  const draw = () => out.statusLine(`${FRAMES[frame++ % FRAMES.length]} ${text}`);
-  return {
-    start(t: string) {
-      text = t;
-      draw();
-      if (!timer) {
-        timer = setInterval(draw, INTERVAL_MS);
-        timer.unref();
-      }
-    },
-    stop() {
-      if (!timer) return;
-      clearInterval(timer);
-      timer = undefined;
-      out.statusLine('');
-    },
-  };
+  let ora: Ora;
+  try {
+    const { default: create } = await import('ora');
+    ora = create({ stream: out.spinnerStream(), isEnabled: true, discardStdin: false, hideCursor: false, color: out.colored ? 'cyan' : false });
+  } catch {
+    return NONE; // no spinner is no failure
+  }
+  return { start: (text) => void ora.start(text), stop: () => void ora.stop() };
 }

@@ -61,7 +61,7 @@ export default defineCommand({
     const { registry, repo } = doctorTarget(target, opts.repo);
     const p = out.paint;
     let section = '';
-    const spin = spinner(out, { document: json });
+    const spin = await spinner(out, { document: json });
     const render = (c: Check) => {
       spin.stop();
       // --quiet: only what needs attention (failures and warnings with their fixes), then the summary line

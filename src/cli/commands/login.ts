@@ -200,7 +200,7 @@ export default defineCommand({
       }
       const cred = await askCredentials(ctx, flags, ttyIn);
       let checked: { identityToken?: string };
-      const spin = spinner(out);
+      const spin = await spinner(out);
       spin.start(`Checking the credentials of ${cred.username} with ${registry}`);
       try {
         checked = await client.checkLogin(cred, { offlineToken: true });

@@ -14,7 +14,7 @@ export default defineCommand({
   async run(ctx, opts) {
     const store = await openStore(ctx);
     const out = ctx.out;
-    const spin = spinner(out);
+    const spin = await spinner(out);
     spin.start(`Verifying the blobs in ${store.dir}`);
     const r = await store.verify({ repair: !!opts.repair }).finally(() => spin.stop());
     out.info(`Checked ${r.blobsChecked} blobs (${humanBytes(r.bytesChecked)}) in ${store.dir}`);
