@@ -128,8 +128,10 @@ async function moveBlob(job: Job, desc: Descriptor, signal: AbortSignal): Promis
   say(desc, 'start');
   const emit = opts.onEvent;
   const progress = emit && (opts.events ?? 'none') !== 'none' && job.graph.layers.has(desc.digest);
+  const direction = opts.events === 'pull' ? 'download' : 'upload';
   const put = await sink.putBlob(desc, () => source.blob(desc, { signal, verify: opts.verifyBlobs ?? true }), {
     signal,
+    ...(emit ? { onResume: (offset: number) => emit({ type: 'resuming', id: shortId(desc.digest), digest: desc.digest, direction, offset }) } : {}),
     ...(progress ? { onProgress: (bytes: number) => emit({ type: 'progress', id: shortId(desc.digest), digest: desc.digest, bytes, total: desc.size }) } : {}),
   });
   if (put.written) {

@@ -8,6 +8,8 @@ export type BlobOpener = () => Readable | Promise<Readable>;
 export interface PutBlobOptions {
   signal?: AbortSignal;
   onProgress?: (bytes: number) => void;
+  /** Called when the blob continues an earlier, interrupted transfer from this many bytes. */
+  onResume?: (offset: number) => void;
 }
 
 export interface ImageSink {

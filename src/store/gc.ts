@@ -18,6 +18,7 @@ import type { StoreContext } from './layout.js';
 import { ownerDead, ownerInfo } from './lock.js';
 import type { NameIndex } from './names.js';
 import type { SourceIndex } from './sources.js';
+import type { UploadRecords } from './uploads.js';
 import type { Descriptor } from './types.js';
 
 export interface VerifyReport {
@@ -43,10 +44,12 @@ export class Collector {
   readonly #blobs: BlobStore;
   readonly #names: NameIndex;
   readonly #sources: SourceIndex;
+  readonly #uploads: UploadRecords | undefined;
   /** Manifests and indexes as the walk reads them: whole, capped, digest checked (a corrupt one throws). */
   readonly #readDoc: ReadDocument;
 
-  constructor(ctx: StoreContext, blobs: BlobStore, names: NameIndex, sources: SourceIndex) {
+  constructor(ctx: StoreContext, blobs: BlobStore, names: NameIndex, sources: SourceIndex, uploads?: UploadRecords) {
+    this.#uploads = uploads;
     this.#ctx = ctx;
     this.#blobs = blobs;
     this.#names = names;
@@ -84,6 +87,7 @@ export class Collector {
         }
       }
       await this.staleTemp(true);
+      await this.#uploads?.prune();
       if (removed.length > 0) await this.#sources.forget(removed);
       this.#ctx.trace.log(`store: prune removed ${removed.length} blobs, ${freedBytes} bytes`);
       return { removedBlobs: removed.length, freedBytes };

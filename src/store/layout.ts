@@ -15,6 +15,8 @@ export interface StorePaths {
   readonly blobs: string;
   readonly tmp: string;
   readonly leases: string;
+  /** Upload sessions kept across runs (uploads.ts). */
+  readonly uploads: string;
   readonly index: string;
   readonly lock: string;
   readonly sources: string;
@@ -35,6 +37,7 @@ export function storeContext(dir: string, trace: Trace, lockTimeoutMs: number): 
     blobs: join(dir, 'blobs'),
     tmp: join(dir, 'tmp'),
     leases: join(dir, 'leases'),
+    uploads: join(dir, 'uploads'),
     index: join(dir, 'index.json'),
     lock: join(dir, 'index.lock'),
     sources: join(dir, 'sources.json'),

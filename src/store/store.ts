@@ -15,6 +15,7 @@ import { initLayout, storeContext, type StoreContext } from './layout.js';
 import { createLease, type Lease } from './leases.js';
 import { NameIndex, type StoredImage } from './names.js';
 import { SourceIndex } from './sources.js';
+import { UploadRecords } from './uploads.js';
 import type { Descriptor } from './types.js';
 
 export interface ImageStoreOptions {
@@ -35,6 +36,7 @@ export class ImageStore {
   readonly #names: NameIndex;
   readonly #sources: SourceIndex;
   readonly #gc: Collector;
+  readonly #uploads: UploadRecords;
 
   private constructor(dir: string, opts: ImageStoreOptions) {
     this.dir = dir;
@@ -42,7 +44,8 @@ export class ImageStore {
     this.#blobs = new BlobStore(this.#ctx);
     this.#names = new NameIndex(this.#ctx, this.#blobs);
     this.#sources = new SourceIndex(this.#ctx);
-    this.#gc = new Collector(this.#ctx, this.#blobs, this.#names, this.#sources);
+    this.#uploads = new UploadRecords(this.#ctx.paths.uploads, this.#ctx.paths.tmp, this.#ctx.trace);
+    this.#gc = new Collector(this.#ctx, this.#blobs, this.#names, this.#sources, this.#uploads);
   }
 
   /** Opens the store at `dir`, creating an empty OCI layout there if there is none. */
@@ -144,6 +147,13 @@ export class ImageStore {
    */
   verify(opts: { repair?: boolean } = {}): Promise<VerifyReport> {
     return this.#gc.verify(opts);
+  }
+
+  // ---------------------------------------------------------------- upload sessions (uploads.ts)
+
+  /** Upload sessions kept across runs, so an interrupted push continues where the registry stands. */
+  get uploads(): UploadRecords {
+    return this.#uploads;
   }
 
   // ---------------------------------------------------------------- leases (leases.ts)

@@ -28,6 +28,8 @@ export type FaultRule = FaultKind & {
   path?: string | RegExp;
   /** How many times it fires (default 1; Infinity = always). */
   times?: number;
+  /** Only requests whose Content-Range (an upload chunk) starts at this byte or later. */
+  contentRangeFrom?: number;
 };
 
 export interface Hit {
@@ -72,6 +74,7 @@ export interface FaultProxyOptions {
 
 function matches(rule: FaultRule, req: IncomingMessage): boolean {
   if (rule.method && rule.method.toUpperCase() !== req.method) return false;
+  if (rule.contentRangeFrom !== undefined && !(Number(/^(?:bytes[ =])?(\d+)-/.exec(req.headers['content-range'] ?? '')?.[1] ?? -1) >= rule.contentRangeFrom)) return false;
   const path = req.url ?? '/';
   if (rule.path === undefined) return true;
   return typeof rule.path === 'string' ? path.includes(rule.path) : rule.path.test(path);
