@@ -9,6 +9,7 @@ import type { BlobReadOptions, Doc, ImageSource } from './source.js';
 
 export class RemoteSource implements ImageSource {
   readonly kind = 'registry';
+  readonly resumable = true;
 
   /** `reference`: the tag or digest root() reads. */
   constructor(
@@ -33,7 +34,11 @@ export class RemoteSource implements ImageSource {
   }
 
   blob(desc: Descriptor, opts: BlobReadOptions = {}): Promise<Readable> {
-    return this.client.getBlob(this.repository, { digest: desc.digest, size: desc.size }, { verify: opts.verify ?? true, ...(opts.signal ? { signal: opts.signal } : {}) });
+    return this.client.getBlob(this.repository, { digest: desc.digest, size: desc.size }, {
+      verify: opts.verify ?? true,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.offset ? { offset: opts.offset } : {}),
+    });
   }
 
   async has(digest: string): Promise<boolean> {

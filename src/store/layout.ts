@@ -17,6 +17,8 @@ export interface StorePaths {
   readonly leases: string;
   /** Upload sessions kept across runs (uploads.ts). */
   readonly uploads: string;
+  /** Bytes of interrupted downloads kept across runs (partials.ts). */
+  readonly partial: string;
   readonly index: string;
   readonly lock: string;
   readonly sources: string;
@@ -38,6 +40,7 @@ export function storeContext(dir: string, trace: Trace, lockTimeoutMs: number): 
     tmp: join(dir, 'tmp'),
     leases: join(dir, 'leases'),
     uploads: join(dir, 'uploads'),
+    partial: join(dir, 'partial'),
     index: join(dir, 'index.json'),
     lock: join(dir, 'index.lock'),
     sources: join(dir, 'sources.json'),

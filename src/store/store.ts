@@ -15,6 +15,7 @@ import { initLayout, storeContext, type StoreContext } from './layout.js';
 import { createLease, type Lease } from './leases.js';
 import { NameIndex, type StoredImage } from './names.js';
 import { SourceIndex } from './sources.js';
+import { PartialBlobs } from './partials.js';
 import { UploadRecords } from './uploads.js';
 import type { Descriptor } from './types.js';
 
@@ -37,6 +38,7 @@ export class ImageStore {
   readonly #sources: SourceIndex;
   readonly #gc: Collector;
   readonly #uploads: UploadRecords;
+  readonly #partials: PartialBlobs;
 
   private constructor(dir: string, opts: ImageStoreOptions) {
     this.dir = dir;
@@ -45,7 +47,8 @@ export class ImageStore {
     this.#names = new NameIndex(this.#ctx, this.#blobs);
     this.#sources = new SourceIndex(this.#ctx);
     this.#uploads = new UploadRecords(this.#ctx.paths.uploads, this.#ctx.paths.tmp, this.#ctx.trace);
-    this.#gc = new Collector(this.#ctx, this.#blobs, this.#names, this.#sources, this.#uploads);
+    this.#partials = new PartialBlobs(this.#ctx.paths.partial, this.#ctx.trace);
+    this.#gc = new Collector(this.#ctx, this.#blobs, this.#names, this.#sources, { uploads: this.#uploads, partials: this.#partials });
   }
 
   /** Opens the store at `dir`, creating an empty OCI layout there if there is none. */
@@ -154,6 +157,18 @@ export class ImageStore {
   /** Upload sessions kept across runs, so an interrupted push continues where the registry stands. */
   get uploads(): UploadRecords {
     return this.#uploads;
+  }
+
+  /**
+   * writeBlob for a download that can continue from a byte offset (`open(offset)`): what an interrupted earlier
+   * download kept under partial/ is re-hashed and only the rest fetched (partials.ts).
+   */
+  writeBlobResumable(
+    open: (offset: number) => Promise<BlobSource>,
+    expect: { digest: string; size: number },
+    opts: WriteBlobOptions & { onResume?: (offset: number) => void } = {},
+  ): Promise<WriteBlobResult> {
+    return this.#blobs.writeResumable(open, expect, this.#partials, opts);
   }
 
   // ---------------------------------------------------------------- leases (leases.ts)
