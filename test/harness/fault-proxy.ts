@@ -20,7 +20,9 @@ export type FaultKind =
   | { kind: 'redirect' }
   /** Answers the upstream's status with only the first `bytes` bytes of its body, and a Content-Length saying so. */
   | { kind: 'truncate'; bytes: number }
-  | { kind: 'body-limit'; maxBytes: number };
+  | { kind: 'body-limit'; maxBytes: number }
+  /** Forwards the request without its Range header: the upstream answers 200 with the whole body. */
+  | { kind: 'ignore-range' };
 
 export type FaultRule = FaultKind & {
   method?: string;
@@ -70,6 +72,12 @@ export interface FaultProxyOptions {
    * a redirect then fetches with the Authorization the registry got, as a presigned URL would allow it to.
    */
   forwardAuthorization?: boolean;
+}
+
+function withoutRange<T extends Record<string, unknown>>(headers: T, strip: boolean): T {
+  if (!strip) return headers;
+  const { range: _range, ...rest } = headers as Record<string, unknown>;
+  return rest as T;
 }
 
 function matches(rule: FaultRule, req: IncomingMessage): boolean {
@@ -213,7 +221,7 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
   function forward(req: IncomingMessage, res: ServerResponse, hit: Hit, fire: FaultRule | undefined): void {
     let truncated = false;
     const up = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: forwardHeaders(req, opts.forwardAuthorization) },
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: withoutRange(forwardHeaders(req, opts.forwardAuthorization), fire?.kind === 'ignore-range') },
       (ur) => {
         hit.status = ur.statusCode;
         if (fire?.kind === 'truncate') {

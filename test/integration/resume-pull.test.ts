@@ -3,14 +3,14 @@
 // real registry records the second run's Range request and the registry's 206, so the bytes received are
 // size − start (≤ 60 % of the layer), not our own count. A kept prefix that is wrong is thrown away and the blob
 // downloaded afresh; DHE_NO_RESUME=1 keeps nothing; prune (after 24 h) and store verify --repair remove kept bytes.
-import { existsSync, openSync, readdirSync, statSync, utimesSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, openSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { freshHome, runCli, startCli } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo, type BuiltImage } from '../helpers/images.js';
-import { blobBytes, storedBlobs, tmpFiles } from '../helpers/store.js';
+import { blobBytes, partialFiles, partialSizes, storedBlobs, tmpFiles } from '../helpers/store.js';
 import { waitFor } from '../helpers/wait.js';
 
 const h = getHarness();
@@ -32,8 +32,8 @@ afterAll(async () => {
 
 const layer = () => img.layers[0]!;
 const partialDir = (store: string) => join(store, 'partial');
-const partials = (store: string) => (existsSync(partialDir(store)) ? readdirSync(partialDir(store)) : []);
-const keptBytes = (store: string) => partials(store).reduce((n, f) => n + statSync(join(partialDir(store), f)).size, 0);
+const partials = partialFiles;
+const keptBytes = (store: string) => partialSizes(store).reduce((n, x) => n + x, 0);
 
 /** A pull stopped by `signal` while the layer's download stalls after HALF bytes; its home. */
 async function interruptedPull(signal: NodeJS.Signals, extraEnv: NodeJS.ProcessEnv = {}) {
@@ -93,6 +93,21 @@ describe('pull resumes across runs', () => {
     expect(gets.map((g) => g.range ?? 'whole')).toEqual([expect.stringMatching(/^bytes=\d+-$/), 'whole']);
     expect(blobBytes(store, layer().digest).equals(layer().bytes)).toBe(true);
     expect(partials(store)).toEqual([]);
+  }, 180_000);
+
+  it('a registry that ignores the Range (200, the whole blob) gets a fresh download that verifies', async () => {
+    const { env, store, ref } = await interruptedPull('SIGKILL');
+    expect(keptBytes(store)).toBeGreaterThan(0);
+    proxy.add({ kind: 'ignore-range', method: 'GET', path: layer().digest });
+    const from = proxy.hits.length;
+    const r = await runCli(['pull', ref], { env });
+    proxy.clear();
+    expect(r.code, r.stderr).toBe(0);
+    const gets = layerGets(from);
+    expect(gets.map((g) => g.status)).toEqual([200]);
+    expect(blobBytes(store, layer().digest).equals(layer().bytes)).toBe(true);
+    expect(partials(store)).toEqual([]);
+    expect((await runCli(['store', 'verify'], { env })).code).toBe(0);
   }, 180_000);
 
   it('prune removes kept bytes older than 24 h and store verify --repair removes them all', async () => {
