@@ -4,6 +4,7 @@
 //   names.ts    index.json: names, resolve, list                    sources.ts  where blobs came from (mounts)
 //   graph.ts    the one typed walk of manifests and indexes         gc.ts       prune, discard, verify (+ repair)
 //   leases.ts   what running pulls/pushes/loads protect from prune  lock.ts     the cross-process lock file
+//   uploads.ts  push sessions kept across runs (uploads/)           partials.ts interrupted downloads kept (partial/)
 // Every blob is written to DIR/tmp while being hashed and renamed into blobs/ only when digest and size match;
 // index.json and sources.json are replaced atomically under a cross-process lock.
 
