@@ -32,6 +32,8 @@ export interface Settings {
   /** "os/arch[/variant]" or undefined for the host's. */
   platform?: string;
   concurrency: number;
+  /** Keep interrupted transfers for the next run (off with DHE_NO_RESUME=1). */
+  resume: boolean;
   debug: boolean;
   quiet: boolean;
   color: boolean;
@@ -86,6 +88,7 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     },
     platform: env.DHE_PLATFORM || undefined,
     concurrency: Number.isFinite(conc) && conc > 0 ? conc : DEFAULT_CONCURRENCY,
+    resume: !(env.DHE_NO_RESUME === '1' || env.DHE_NO_RESUME === 'true'),
     debug: env.DHE_DEBUG === '1' || env.DHE_DEBUG === 'true',
     quiet: false,
     color: !noColor && !ci && !!process.stdout.isTTY,

@@ -37,6 +37,11 @@ export interface ProgressRenderer {
   finish(): void;
 }
 
+/** `<id>: Resuming upload at <size>` (or download): an earlier run's transfer continues. */
+function resumingLine(e: { id: string; direction: 'upload' | 'download'; offset: number }): string {
+  return `${e.id}: Resuming ${e.direction} at ${humanBytes(e.offset)}`;
+}
+
 export function createRenderer(out: Output): ProgressRenderer {
   return out.interactive ? new LiveRenderer(out) : new PlainRenderer(out);
 }
@@ -80,6 +85,9 @@ class PlainRenderer implements ProgressRenderer {
         this.out.info(`${e.id}: ${humanBytes(e.bytes)}/${humanBytes(e.total)}`);
         break;
       }
+      case 'resuming':
+        this.out.info(resumingLine(e));
+        break;
       case 'manifest-pushed':
         this.out.info(`${e.tag}: digest: ${e.digest} size: ${e.size}`);
         break;
@@ -145,6 +153,9 @@ class LiveRenderer implements ProgressRenderer {
         );
         break;
       }
+      case 'resuming':
+        this.print(resumingLine(e));
+        break;
       case 'manifest-pushed':
         this.finish();
         this.out.info(`${e.tag}: digest: ${e.digest} size: ${e.size}`);

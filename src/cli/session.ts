@@ -42,6 +42,7 @@ export function transferSettings(ctx: CommandContext, renderer: ProgressRenderer
   return {
     platform: ctx.settings.platform,
     concurrency: ctx.settings.concurrency,
+    resume: ctx.settings.resume,
     onEvent: (e: TransferEvent) => renderer.onEvent(e),
     signal: ctx.signal,
   };

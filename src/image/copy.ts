@@ -128,8 +128,11 @@ async function moveBlob(job: Job, desc: Descriptor, signal: AbortSignal): Promis
   say(desc, 'start');
   const emit = opts.onEvent;
   const progress = emit && (opts.events ?? 'none') !== 'none' && job.graph.layers.has(desc.digest);
-  const put = await sink.putBlob(desc, () => source.blob(desc, { signal, verify: opts.verifyBlobs ?? true }), {
+  const direction = opts.events === 'pull' ? 'download' : 'upload';
+  const put = await sink.putBlob(desc, (offset?: number) => source.blob(desc, { signal, verify: opts.verifyBlobs ?? true, ...(offset ? { offset } : {}) }), {
     signal,
+    ...(source.resumable ? { resumable: true } : {}),
+    ...(emit ? { onResume: (offset: number) => emit({ type: 'resuming', id: shortId(desc.digest), digest: desc.digest, direction, offset }) } : {}),
     ...(progress ? { onProgress: (bytes: number) => emit({ type: 'progress', id: shortId(desc.digest), digest: desc.digest, bytes, total: desc.size }) } : {}),
   });
   if (put.written) {

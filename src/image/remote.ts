@@ -3,12 +3,13 @@
 import { PassThrough, Readable, pipeline } from 'node:stream';
 import { DheError } from '../errors.js';
 import type { Descriptor } from '../oci/index.js';
-import type { RegistryClient } from '../registry/index.js';
+import type { RegistryClient, UploadSessionRecord } from '../registry/index.js';
 import type { BlobOpener, ImageSink, PutBlobOptions } from './sink.js';
 import type { BlobReadOptions, Doc, ImageSource } from './source.js';
 
 export class RemoteSource implements ImageSource {
   readonly kind = 'registry';
+  readonly resumable = true;
 
   /** `reference`: the tag or digest root() reads. */
   constructor(
@@ -33,7 +34,11 @@ export class RemoteSource implements ImageSource {
   }
 
   blob(desc: Descriptor, opts: BlobReadOptions = {}): Promise<Readable> {
-    return this.client.getBlob(this.repository, { digest: desc.digest, size: desc.size }, { verify: opts.verify ?? true, ...(opts.signal ? { signal: opts.signal } : {}) });
+    return this.client.getBlob(this.repository, { digest: desc.digest, size: desc.size }, {
+      verify: opts.verify ?? true,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.offset ? { offset: opts.offset } : {}),
+    });
   }
 
   async has(digest: string): Promise<boolean> {
@@ -48,13 +53,20 @@ export class RemoteSource implements ImageSource {
 /** How many other repositories a blob is tried to be mounted from before it is uploaded. */
 const MOUNT_TRIES = 3;
 
+/** Where upload sessions are kept across runs (the store's uploads/, src/store/uploads.ts). */
+export interface UploadSessions {
+  session(registry: string, repository: string, digest: string): UploadSessionRecord;
+}
+
 export class RemoteSink implements ImageSink {
   readonly kind = 'registry';
   readonly keepsPartialIndex = false;
 
+  /** `sessions`: keep interrupted uploads for the next run (none: DHE_NO_RESUME, or no store). */
   constructor(
     readonly client: RegistryClient,
     readonly repository: string,
+    readonly sessions?: UploadSessions,
   ) {
     client.intendPush(repository);
   }
@@ -82,6 +94,8 @@ export class RemoteSink implements ImageSink {
     await this.client.uploadBlob(this.repository, { digest: desc.digest, size: desc.size }, () => syncStream(open), {
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(this.sessions ? { session: this.sessions.session(this.client.registry, this.repository, desc.digest) } : {}),
+      ...(opts.onResume ? { onResume: opts.onResume } : {}),
     });
     return { written: true, size: desc.size };
   }

@@ -3,11 +3,16 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/index.js';
 
-export type BlobOpener = () => Readable | Promise<Readable>;
+/** Opens the blob's bytes, from `offset` when the source is resumable (PutBlobOptions.resumable). */
+export type BlobOpener = (offset?: number) => Readable | Promise<Readable>;
 
 export interface PutBlobOptions {
   signal?: AbortSignal;
   onProgress?: (bytes: number) => void;
+  /** Called when the blob continues an earlier, interrupted transfer from this many bytes. */
+  onResume?: (offset: number) => void;
+  /** `open` can start at an offset (the source is a registry). */
+  resumable?: boolean;
 }
 
 export interface ImageSink {

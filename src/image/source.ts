@@ -15,6 +15,8 @@ export interface BlobReadOptions {
   signal?: AbortSignal;
   /** Hash the bytes on the way and fail the stream on a digest or size mismatch (default true). */
   verify?: boolean;
+  /** Start at this byte (only a source that is `resumable`); the bytes before it are the caller's to hash. */
+  offset?: number;
 }
 
 export interface ImageSource {
@@ -25,6 +27,8 @@ export interface ImageSource {
   /** A document by its descriptor (digest checked by the backend; size-capped). */
   manifest(desc: Descriptor, signal?: AbortSignal): Promise<Doc>;
   /** A blob's bytes, streamed (a stream that fails on a digest or size mismatch unless `verify: false`). */
+  /** Whether blob() can start at an offset (a registry: Range). */
+  readonly resumable?: boolean;
   blob(desc: Descriptor, opts?: BlobReadOptions): Readable | Promise<Readable>;
   has(digest: string): Promise<boolean>;
   /** "registry/repository" places the blob is known to be in too (for cross-repository mounts). */

@@ -80,6 +80,8 @@ export interface StoreSinkOptions {
   source?: string;
   /** What a failure discards of the blobs this transfer wrote: after an integrity failure only (pull), or always (load). */
   discard?: 'integrity' | 'always';
+  /** Keep an interrupted download under partial/ and continue it on the next run (pull; off with DHE_NO_RESUME). */
+  resume?: boolean;
 }
 
 export class StoreSink implements ImageSink {
@@ -104,11 +106,24 @@ export class StoreSink implements ImageSink {
   }
 
   async putBlob(desc: Descriptor, open: BlobOpener, opts: PutBlobOptions): Promise<{ written: boolean; size: number }> {
+    if (opts.resumable && this.opts.resume) return this.#putResumable(desc, open, opts);
     const stream = await open();
     // the store hashes every byte on the way to disk and renames the blob into place only when digest and size match
     const written = await this.store.writeBlob(chunksOf(stream), { digest: desc.digest, size: desc.size }, {
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(this.#lease ? { lease: this.#lease } : {}),
+    });
+    if (!written.existed) this.#written.push(desc.digest);
+    return { written: !written.existed, size: written.size };
+  }
+
+  /** A download kept under partial/ when interrupted, continued from there by the next run. */
+  async #putResumable(desc: Descriptor, open: BlobOpener, opts: PutBlobOptions): Promise<{ written: boolean; size: number }> {
+    const written = await this.store.writeBlobResumable(async (offset) => chunksOf(await open(offset)), { digest: desc.digest, size: desc.size }, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.onResume ? { onResume: opts.onResume } : {}),
       ...(this.#lease ? { lease: this.#lease } : {}),
     });
     if (!written.existed) this.#written.push(desc.digest);

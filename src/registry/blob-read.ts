@@ -23,6 +23,18 @@ export interface GetBlobOptions {
   signal?: AbortSignal;
   /** How many times a broken download resumes with Range (default 5). */
   maxResumes?: number;
+  /**
+   * Start at this byte (the caller holds the bytes before it, from an earlier run, and hashes them itself: no
+   * verification here). A registry that ignores the Range (200) or answers another range or length is read from
+   * byte 0 with the first `offset` bytes dropped: a fresh download.
+   */
+  offset?: number;
+}
+
+/** Whether a Range answer is the rest of the blob from `offset`: 206, `bytes offset-…/size`. */
+function rangeFits(res: SentResponse, offset: number, size: number | undefined): boolean {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.header('content-range') ?? '');
+  return res.status === 206 && !!m && Number(m[1]) === offset && (m[3] === '*' || size === undefined || Number(m[3]) === size);
 }
 
 const DEFAULT_MAX_RESUMES = 5;
@@ -55,8 +67,18 @@ export class BlobReader {
 
   async get(repo: string, desc: BlobDescriptor, opts: GetBlobOptions = {}): Promise<Readable> {
     splitDigest(desc.digest, 'INVALID_REFERENCE');
-    const first = await this.open(repo, desc.digest, 0, opts.signal);
-    return new Download(this, repo, desc, opts, first).start();
+    const offset = opts.offset ?? 0;
+    let first = await this.open(repo, desc.digest, offset, opts.signal);
+    let skip = 0;
+    if (offset > 0 && !rangeFits(first, offset, desc.size)) {
+      this.x.trace.log(`blob ${desc.digest.slice(0, 19)}: Range from byte ${offset} answered ${first.status} ${first.header('content-range') ?? ''}; downloading it afresh`);
+      if (first.status !== 200) {
+        first.body.destroy();
+        first = await this.open(repo, desc.digest, 0, opts.signal);
+      }
+      skip = offset;
+    }
+    return new Download(this, repo, desc, opts, first, offset, skip).start();
   }
 }
 
@@ -77,9 +99,13 @@ class Download {
     private readonly desc: BlobDescriptor,
     private readonly opts: GetBlobOptions,
     private res: SentResponse,
+    offset = 0,
+    skip = 0,
   ) {
+    this.received = offset;
+    this.skip = skip;
     this.verifier =
-      opts.verify === false
+      opts.verify === false || offset > 0
         ? undefined
         : createVerifier({
             digest: desc.digest,

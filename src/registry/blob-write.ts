@@ -17,6 +17,21 @@ export interface UploadBlobOptions {
   /** Called with the total bytes sent so far (starts again from 0 when the upload restarts). */
   onProgress?: (n: number) => void;
   signal?: AbortSignal;
+  /**
+   * The blob's upload session kept across runs (src/store/uploads.ts): a recorded session the registry still knows
+   * is continued from the offset it confirms; a chunked upload records its session after every confirmed chunk and
+   * keeps it (no DELETE) when interrupted or when the network keeps failing, for the next run.
+   */
+  session?: UploadSessionRecord;
+  /** Called when a kept session is continued, with the offset the registry confirmed. */
+  onResume?: (offset: number) => void;
+}
+
+/** Where an upload session is kept between runs (structurally the store's UploadSession). */
+export interface UploadSessionRecord {
+  claim(): Promise<string | undefined>;
+  record(location: string, offset: number): Promise<void>;
+  forget(): Promise<void>;
 }
 
 export interface BlobWriterOptions {
@@ -27,6 +42,15 @@ export interface BlobWriterOptions {
 }
 
 type Desc = { digest: string; size: number };
+
+/** One upload session: its current Location and the bytes the registry has confirmed (chunked uploads move it). */
+interface Session {
+  location: string;
+  offset: number;
+  chunkMin?: number;
+  /** Kept for the next run when interrupted (a chunked upload with a record). */
+  kept?: boolean;
+}
 
 /** A request of an upload session that carries (part of) the blob. */
 interface SessionRequest {
@@ -136,28 +160,24 @@ export class BlobWriter {
     splitDigest(desc.digest, 'INVALID_REFERENCE');
     let attempt = 0;
     let tooLarge = 0;
-    let reuse: string | undefined;
-    let chunkMin: number | undefined;
+    let reuse: Session | undefined = await this.resumable(repo, desc, opts);
     let local: DheError | undefined; // the source did not match desc: set by verifying()
     for (;;) {
       attempt++;
-      let location: string | undefined;
+      let s: Session | undefined;
       let src: Readable | undefined;
       try {
-        if (reuse) {
-          location = reuse;
-          reuse = undefined;
-        } else {
-          ({ location, chunkMin } = await this.start(repo, opts.signal));
-        }
+        s = reuse ?? { ...(await this.start(repo, opts.signal)), offset: 0 };
+        reuse = undefined;
         local = undefined;
         src = verifying(source(), desc, (e) => (local ??= e));
-        await this.send(repo, location, desc, src, chunkMin, opts);
+        await this.send(repo, s, desc, src, opts);
+        await opts.session?.forget();
         return;
       } catch (e) {
         src?.destroy();
-        if (e instanceof BodyTooLarge && e.atStart && location && !opts.signal?.aborted) reuse = location;
-        else if (location) await this.cancel(location, repo);
+        if (e instanceof BodyTooLarge && e.atStart && s && !opts.signal?.aborted) reuse = s;
+        else if (s) await this.endSession(repo, s, e, attempt, opts);
         this.throwIfFinal(e, desc, local, opts.signal);
         if (e instanceof BodyTooLarge) {
           this.learn(e, ++tooLarge);
@@ -172,12 +192,65 @@ export class BlobWriter {
     }
   }
 
+  /** A failed session: kept for the next run when recorded and interrupted or out of retries; otherwise cancelled. */
+  private async endSession(repo: string, s: Session, e: unknown, attempt: number, opts: UploadBlobOptions): Promise<void> {
+    const lastTry = opts.signal?.aborted === true || (isRetryable(e, 'operation') && attempt >= UPLOAD_ATTEMPTS);
+    if (s.kept && lastTry) {
+      this.x.trace.log(`upload session kept for the next run at ${s.offset} bytes`);
+      return;
+    }
+    await this.cancel(s.location, repo);
+    await opts.session?.forget();
+  }
+
+  /**
+   * A kept session the registry still knows, at the offset it confirms (GET on the upload URL: 204 + Range 0-N);
+   * none (no record, or the registry answers 404/400 or no usable Range) means a fresh upload.
+   */
+  private async resumable(repo: string, desc: Desc, opts: UploadBlobOptions): Promise<Session | undefined> {
+    const location = await opts.session?.claim();
+    if (!location) return undefined;
+    const offset = await this.progress(repo, location, opts.signal);
+    if (offset === undefined || offset <= 0 || offset >= desc.size) {
+      this.x.trace.log(`upload session of ${desc.digest.slice(0, 19)} not resumable (${offset === undefined ? 'the registry no longer knows it' : `${offset} bytes confirmed`}): uploading afresh`);
+      if (offset !== undefined) await this.cancel(location, repo);
+      await opts.session?.forget();
+      return undefined;
+    }
+    opts.onResume?.(offset);
+    return { location, offset, kept: true };
+  }
+
+  /** Where an upload session stands: the bytes the registry holds, or undefined when it does not know the session. */
+  private async progress(repo: string, location: string, signal?: AbortSignal): Promise<number | undefined> {
+    let res: SentResponse;
+    try {
+      res = await this.x.send({ method: 'GET', url: location, scopes: this.pushScopes(repo), retry: true, what: 'the progress of an upload', repo, signal });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      this.x.trace.log(`asking for an upload's progress failed: ${(e as Error).message}`);
+      return undefined;
+    }
+    const text = res.status === 204 || res.status === 200 ? '' : await this.x.errorText(res);
+    await res.dump();
+    if (text) {
+      this.x.trace.log(`the registry answered ${res.status} for a kept upload session: ${text.slice(0, 200)}`);
+      return undefined;
+    }
+    const m = /^(?:bytes=)?0-(\d+)$/.exec(res.header('range') ?? '');
+    if (!m) return undefined;
+    const end = Number(m[1]);
+    return end > 0 ? end + 1 : 0; // "0-0" is also what an empty session says
+  }
+
   /** One try of an upload session: chunked, one PUT, or one streamed PATCH, by size and what was learnt. */
-  private async send(repo: string, location: string, desc: Desc, src: Readable, chunkMin: number | undefined, opts: UploadBlobOptions): Promise<void> {
-    const chunk = this.learntChunk ?? (chunkMin ? Math.max(chunkMin, this.chunkBytes) : undefined);
-    if (chunk && desc.size > chunk) await this.uploadChunked(repo, location, desc, src, chunk, opts);
-    else if (desc.size <= this.monolithicMax || (chunk && desc.size <= chunk)) await this.uploadMonolithic(repo, location, desc, src, opts);
-    else await this.uploadStreamed(repo, location, desc, src, opts);
+  private async send(repo: string, s: Session, desc: Desc, src: Readable, opts: UploadBlobOptions): Promise<void> {
+    const asked = this.learntChunk ?? (s.chunkMin ? Math.max(s.chunkMin, this.chunkBytes) : undefined);
+    // a session kept across runs is chunked, so that what the registry confirmed is known after every chunk
+    const chunk = asked ?? (opts.session && desc.size > this.chunkBytes ? this.chunkBytes : undefined);
+    if (s.offset > 0 || (chunk && desc.size > chunk)) await this.uploadChunked(repo, s, desc, src, chunk ?? this.chunkBytes, opts);
+    else if (desc.size <= this.monolithicMax || (chunk && desc.size <= chunk)) await this.uploadMonolithic(repo, s.location, desc, src, opts);
+    else await this.uploadStreamed(repo, s.location, desc, src, opts);
   }
 
   /** Throws what sending the blob again cannot help with: a cancel, local bytes that are wrong, an integrity refusal. */
@@ -245,21 +318,35 @@ export class BlobWriter {
     await this.finish(put, desc);
   }
 
-  private async uploadChunked(repo: string, location: string, desc: Desc, src: Readable, chunkSize: number, opts: UploadBlobOptions): Promise<void> {
-    let loc = location;
-    let offset = 0;
+  /**
+   * PATCHes of `chunkSize` from s.offset (the bytes before it are read and hashed but not sent: the registry has
+   * them), each recorded in opts.session once the registry confirmed it, then the closing PUT.
+   */
+  private async uploadChunked(repo: string, s: Session, desc: Desc, src: Readable, chunkSize: number, opts: UploadBlobOptions): Promise<void> {
+    let skip = s.offset;
     const sendChunk = async (buf: Buffer): Promise<void> => {
-      const headers = { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + buf.length - 1}` };
-      const res = await this.x.checkStatus(await this.sendBody(repo, desc, { method: 'PATCH', url: loc, headers, body: buf, sent: buf.length, atStart: offset === 0 }, opts), 202, 204);
+      const headers = { 'content-type': 'application/octet-stream', 'content-range': `${s.offset}-${s.offset + buf.length - 1}` };
+      // a 413 leaves the session where it was (atStart: it can be continued with smaller chunks)
+      const res = await this.x.checkStatus(await this.sendBody(repo, desc, { method: 'PATCH', url: s.location, headers, body: buf, sent: buf.length, atStart: true }, opts), 202, 204);
       await res.dump();
-      loc = uploadLocation(res.header('location') ?? loc, res.url);
-      offset += buf.length;
-      opts.onProgress?.(offset);
+      s.location = uploadLocation(res.header('location') ?? s.location, res.url);
+      s.offset += buf.length;
+      if (opts.session) {
+        await opts.session.record(s.location, s.offset);
+        s.kept = true;
+      }
+      opts.onProgress?.(s.offset);
     };
     let pending: Buffer[] = [];
     let pendingLen = 0;
     for await (const c of src) {
-      const b = c as Buffer;
+      let b = c as Buffer;
+      if (skip > 0) {
+        const n = Math.min(skip, b.length);
+        skip -= n;
+        b = b.subarray(n);
+        if (b.length === 0) continue;
+      }
       pending.push(b);
       pendingLen += b.length;
       while (pendingLen >= chunkSize) {
@@ -271,7 +358,7 @@ export class BlobWriter {
       }
     }
     if (pendingLen > 0) await sendChunk(Buffer.concat(pending));
-    if (offset !== desc.size) throw localBlobError('SIZE_MISMATCH', desc.digest, `${offset} bytes, expected ${desc.size}`);
-    await this.close(repo, loc, desc, opts);
+    if (s.offset !== desc.size) throw localBlobError('SIZE_MISMATCH', desc.digest, `${s.offset} bytes, expected ${desc.size}`);
+    await this.close(repo, s.location, desc, opts);
   }
 }

@@ -13,7 +13,7 @@ import { Transport, type TimeoutOptions } from '../transport/http.js';
 import { matchesHostList } from '../transport/hosts.js';
 import type { RetryOptions } from '../transport/retry.js';
 import { BlobReader, type BlobDescriptor, type GetBlobOptions } from './blob-read.js';
-import { BlobWriter, type UploadBlobOptions } from './blob-write.js';
+import { BlobWriter, type UploadBlobOptions, type UploadSessionRecord } from './blob-write.js';
 import { listedTagCheck } from './checks.js';
 import { Exchange } from './exchange.js';
 import { checkLogin } from './login.js';
@@ -22,7 +22,7 @@ import { getReferrers, type ReferrersAnswer } from './referrers.js';
 import { collectListing, type ListingLimits } from './pager.js';
 import { Endpoint, apiHost, type PingResult } from './ping.js';
 
-export type { BlobDescriptor, GetBlobOptions, PingResult, ReferrersAnswer, UploadBlobOptions };
+export type { BlobDescriptor, GetBlobOptions, PingResult, ReferrersAnswer, UploadBlobOptions, UploadSessionRecord };
 
 export interface RegistryClientOptions {
   /** "127.0.0.1:5000", "dhe.example.com", "docker.io". */

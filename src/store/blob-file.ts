@@ -61,6 +61,25 @@ export class TempBlobFile {
     }
   }
 
+  /**
+   * A kept download under partial/ (partials.ts): not tracked for removal on a forced exit, since what it holds is
+   * kept for the next run; `append` continues an existing file.
+   */
+  static async kept(path: string, what: string, append: boolean): Promise<TempBlobFile> {
+    try {
+      return new TempBlobFile(path, await fsp.open(path, append ? 'a' : 'wx', PRIVATE_FILE_MODE), () => {}, what);
+    } catch (e) {
+      throw fsError(e, `opening ${path}`);
+    }
+  }
+
+  /** Writes what is queued and closes the file, leaving it where it is (a kept download). Never throws. */
+  async keep(): Promise<void> {
+    await this.drain().catch(() => {});
+    if (!this.#closed) await this.#file.close().catch(() => {});
+    this.#closed = true;
+  }
+
   /** Queues a buffer; once a batch is full, waits for the write in flight and starts the next one. */
   async append(buf: Buffer): Promise<void> {
     this.#pending.push(buf);

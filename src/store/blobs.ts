@@ -12,6 +12,7 @@ import { createVerifier, digestOf, verifyDigest, type Verifier } from '../oci/di
 import { TempBlobFile } from './blob-file.js';
 import { isValidDigest, parseDigest } from './digest.js';
 import type { Lease } from './leases.js';
+import type { PartialBlobs } from './partials.js';
 import type { StoreContext } from './layout.js';
 
 export interface WriteBlobOptions {
@@ -191,6 +192,65 @@ export class BlobStore {
     } catch (e) {
       if (source instanceof Readable && !source.destroyed) source.destroy();
       await tmp.discard();
+      throw e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * write(), for a download that can continue from a byte offset: a prefix kept under partial/ is re-hashed and
+   * `open(offset)` asked for the rest. The bytes go to a file under partial/ that stays there when the download is
+   * interrupted or the network fails (never on an integrity failure); only a verified blob is renamed into blobs/.
+   * A resumed blob that does not verify is thrown away and downloaded once more from byte 0.
+   */
+  async writeResumable(
+    open: (offset: number) => Promise<BlobSource>,
+    expect: { digest: string; size: number },
+    partials: PartialBlobs,
+    opts: WriteBlobOptions & { onResume?: (offset: number) => void } = {},
+  ): Promise<WriteBlobResult> {
+    if (opts.lease) await opts.lease.add([expect.digest]);
+    const st = await this.stat(expect.digest);
+    if (st && st.size === expect.size) return { digest: expect.digest, size: st.size, existed: true };
+    const kept = await partials.claim(expect.digest, expect.size);
+    try {
+      return await this.#writeFrom(open, expect, partials, kept, opts);
+    } catch (e) {
+      if (!kept || !isDheError(e) || e.exitCode !== 7 || opts.signal?.aborted) throw e;
+      this.#ctx.trace.log(`store: the resumed ${expect.digest} did not verify (${e.message}); downloading it again from byte 0`);
+      return this.#writeFrom(open, expect, partials, undefined, opts);
+    }
+  }
+
+  async #writeFrom(
+    open: (offset: number) => Promise<BlobSource>,
+    expect: { digest: string; size: number },
+    partials: PartialBlobs,
+    kept: { path: string; bytes: number } | undefined,
+    opts: WriteBlobOptions & { onResume?: (offset: number) => void },
+  ): Promise<WriteBlobResult> {
+    const { signal } = opts;
+    if (signal?.aborted) throw interrupted(signal);
+    const verifier = createVerifier({ ...expect, what: `blob ${expect.digest}` });
+    const tmp = await TempBlobFile.kept(kept?.path ?? (await partials.pathFor(expect.digest)), this.#ctx.dir, kept !== undefined);
+    let source: BlobSource | undefined;
+    const onAbort = () => {
+      if (source instanceof Readable) source.destroy(interrupted(signal!));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (kept) {
+        for await (const c of createReadStream(tmp.path, { highWaterMark: READ_CHUNK })) verifier.update(c as Buffer);
+        opts.onResume?.(kept.bytes);
+      }
+      source = await open(kept?.bytes ?? 0);
+      const { digest, size } = await this.#fill(tmp, source, verifier, opts);
+      return await this.#commit(tmp, digest, size);
+    } catch (e) {
+      if (source instanceof Readable && !source.destroyed) source.destroy();
+      if (isDheError(e) && e.exitCode === 7) await tmp.discard();
+      else await tmp.keep();
       throw e;
     } finally {
       signal?.removeEventListener('abort', onAbort);

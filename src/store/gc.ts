@@ -18,6 +18,8 @@ import type { StoreContext } from './layout.js';
 import { ownerDead, ownerInfo } from './lock.js';
 import type { NameIndex } from './names.js';
 import type { SourceIndex } from './sources.js';
+import type { PartialBlobs } from './partials.js';
+import type { UploadRecords } from './uploads.js';
 import type { Descriptor } from './types.js';
 
 export interface VerifyReport {
@@ -43,10 +45,14 @@ export class Collector {
   readonly #blobs: BlobStore;
   readonly #names: NameIndex;
   readonly #sources: SourceIndex;
+  readonly #uploads: UploadRecords | undefined;
+  readonly #partials: PartialBlobs | undefined;
   /** Manifests and indexes as the walk reads them: whole, capped, digest checked (a corrupt one throws). */
   readonly #readDoc: ReadDocument;
 
-  constructor(ctx: StoreContext, blobs: BlobStore, names: NameIndex, sources: SourceIndex) {
+  constructor(ctx: StoreContext, blobs: BlobStore, names: NameIndex, sources: SourceIndex, kept: { uploads?: UploadRecords; partials?: PartialBlobs } = {}) {
+    this.#uploads = kept.uploads;
+    this.#partials = kept.partials;
     this.#ctx = ctx;
     this.#blobs = blobs;
     this.#names = names;
@@ -84,6 +90,8 @@ export class Collector {
         }
       }
       await this.staleTemp(true);
+      await this.#uploads?.prune();
+      await this.#partials?.prune();
       if (removed.length > 0) await this.#sources.forget(removed);
       this.#ctx.trace.log(`store: prune removed ${removed.length} blobs, ${freedBytes} bytes`);
       return { removedBlobs: removed.length, freedBytes };
@@ -193,7 +201,7 @@ export class Collector {
         const removed = await this.#names.removeWhere((m, n) => n !== undefined && broken.get(n) === m.digest, true);
         report.repaired.removedNames.push(...removed.filter((n): n is string => n !== undefined));
       }
-      report.repaired.removedTempFiles = await this.staleTemp(true);
+      report.repaired.removedTempFiles = (await this.staleTemp(true)) + ((await this.#partials?.prune(true)) ?? 0);
     });
   }
 }

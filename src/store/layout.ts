@@ -15,6 +15,10 @@ export interface StorePaths {
   readonly blobs: string;
   readonly tmp: string;
   readonly leases: string;
+  /** Upload sessions kept across runs (uploads.ts). */
+  readonly uploads: string;
+  /** Bytes of interrupted downloads kept across runs (partials.ts). */
+  readonly partial: string;
   readonly index: string;
   readonly lock: string;
   readonly sources: string;
@@ -35,6 +39,8 @@ export function storeContext(dir: string, trace: Trace, lockTimeoutMs: number): 
     blobs: join(dir, 'blobs'),
     tmp: join(dir, 'tmp'),
     leases: join(dir, 'leases'),
+    uploads: join(dir, 'uploads'),
+    partial: join(dir, 'partial'),
     index: join(dir, 'index.json'),
     lock: join(dir, 'index.lock'),
     sources: join(dir, 'sources.json'),

@@ -4,6 +4,7 @@
 //   names.ts    index.json: names, resolve, list                    sources.ts  where blobs came from (mounts)
 //   graph.ts    the one typed walk of manifests and indexes         gc.ts       prune, discard, verify (+ repair)
 //   leases.ts   what running pulls/pushes/loads protect from prune  lock.ts     the cross-process lock file
+//   uploads.ts  push sessions kept across runs (uploads/)           partials.ts interrupted downloads kept (partial/)
 // Every blob is written to DIR/tmp while being hashed and renamed into blobs/ only when digest and size match;
 // index.json and sources.json are replaced atomically under a cross-process lock.
 
@@ -15,6 +16,8 @@ import { initLayout, storeContext, type StoreContext } from './layout.js';
 import { createLease, type Lease } from './leases.js';
 import { NameIndex, type StoredImage } from './names.js';
 import { SourceIndex } from './sources.js';
+import { PartialBlobs } from './partials.js';
+import { UploadRecords } from './uploads.js';
 import type { Descriptor } from './types.js';
 
 export interface ImageStoreOptions {
@@ -35,6 +38,8 @@ export class ImageStore {
   readonly #names: NameIndex;
   readonly #sources: SourceIndex;
   readonly #gc: Collector;
+  readonly #uploads: UploadRecords;
+  readonly #partials: PartialBlobs;
 
   private constructor(dir: string, opts: ImageStoreOptions) {
     this.dir = dir;
@@ -42,7 +47,9 @@ export class ImageStore {
     this.#blobs = new BlobStore(this.#ctx);
     this.#names = new NameIndex(this.#ctx, this.#blobs);
     this.#sources = new SourceIndex(this.#ctx);
-    this.#gc = new Collector(this.#ctx, this.#blobs, this.#names, this.#sources);
+    this.#uploads = new UploadRecords(this.#ctx.paths.uploads, this.#ctx.paths.tmp, this.#ctx.trace);
+    this.#partials = new PartialBlobs(this.#ctx.paths.partial, this.#ctx.trace);
+    this.#gc = new Collector(this.#ctx, this.#blobs, this.#names, this.#sources, { uploads: this.#uploads, partials: this.#partials });
   }
 
   /** Opens the store at `dir`, creating an empty OCI layout there if there is none. */
@@ -144,6 +151,25 @@ export class ImageStore {
    */
   verify(opts: { repair?: boolean } = {}): Promise<VerifyReport> {
     return this.#gc.verify(opts);
+  }
+
+  // ---------------------------------------------------------------- upload sessions (uploads.ts)
+
+  /** Upload sessions kept across runs, so an interrupted push continues where the registry stands. */
+  get uploads(): UploadRecords {
+    return this.#uploads;
+  }
+
+  /**
+   * writeBlob for a download that can continue from a byte offset (`open(offset)`): what an interrupted earlier
+   * download kept under partial/ is re-hashed and only the rest fetched (partials.ts).
+   */
+  writeBlobResumable(
+    open: (offset: number) => Promise<BlobSource>,
+    expect: { digest: string; size: number },
+    opts: WriteBlobOptions & { onResume?: (offset: number) => void } = {},
+  ): Promise<WriteBlobResult> {
+    return this.#blobs.writeResumable(open, expect, this.#partials, opts);
   }
 
   // ---------------------------------------------------------------- leases (leases.ts)

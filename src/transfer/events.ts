@@ -17,6 +17,8 @@ export type TransferEvent =
   | { type: 'resolved'; digest: string; mediaType: string; platform?: string }
   | { type: 'layer'; id: string; digest: string; size: number; status: LayerStatus; from?: string }
   | { type: 'progress'; id: string; digest: string; bytes: number; total: number }
+  /** A blob continues an interrupted transfer of an earlier run from `offset` bytes. */
+  | { type: 'resuming'; id: string; digest: string; direction: 'upload' | 'download'; offset: number }
   | { type: 'manifest-pushed'; tag: string; digest: string; size: number }
   | { type: 'note'; message: string };
 

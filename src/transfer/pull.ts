@@ -25,6 +25,8 @@ export interface PullOptions {
   concurrency?: number;
   onEvent?: EventSink;
   signal?: AbortSignal;
+  /** Keep an interrupted download for the next run, and continue one an earlier run kept (default true). */
+  resume?: boolean;
 }
 
 export interface PullResult {
@@ -65,7 +67,7 @@ export async function pullImage(ref: Reference, opts: PullOptions): Promise<Pull
   const platforms = isIndex ? graph.images.map((i) => platformString(i.desc.platform)) : [];
 
   const previous = await store.resolve(name);
-  const moved = await transfer(source, new StoreSink(store, { source: ref.name, discard: 'integrity' }), graph, {
+  const moved = await transfer(source, new StoreSink(store, { source: ref.name, discard: 'integrity', resume: opts.resume !== false }), graph, {
     tag: name,
     // one platform of an index: the name means that platform from now on (images, inspect, push, mutate)
     ...(isIndex && !opts.allPlatforms && platforms[0] ? { rootAnnotations: { [PLATFORM_ANNOTATION]: platforms[0] } } : {}),

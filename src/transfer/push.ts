@@ -24,6 +24,8 @@ export interface PushOptions {
   platform?: string;
   /** Layers stored uncompressed are gzip-compressed once before the push (default), or pushed as they are. */
   compression?: Compression;
+  /** Continue an upload interrupted in an earlier run, and keep this one's if interrupted (default true). */
+  resume?: boolean;
 }
 
 export interface PushResult {
@@ -83,7 +85,7 @@ export async function pushImage(ref: Reference, opts: PushOptions): Promise<Push
   if (!top) throw notLocalError(ref.familiar);
   emit({ type: 'push-start', reference: name, repository: ref.name });
   if ((opts.compression ?? 'gzip') === 'gzip') top = await compressFirst(store, top, emit, opts.signal);
-  const sink = new RemoteSink(client, ref.repository);
+  const sink = new RemoteSink(client, ref.repository, opts.resume === false ? undefined : store.uploads);
 
   const source = new StoreSource(store, top);
   const note = (message: string) => emit({ type: 'note', message });

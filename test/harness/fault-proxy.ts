@@ -20,7 +20,9 @@ export type FaultKind =
   | { kind: 'redirect' }
   /** Answers the upstream's status with only the first `bytes` bytes of its body, and a Content-Length saying so. */
   | { kind: 'truncate'; bytes: number }
-  | { kind: 'body-limit'; maxBytes: number };
+  | { kind: 'body-limit'; maxBytes: number }
+  /** Forwards the request without its Range header: the upstream answers 200 with the whole body. */
+  | { kind: 'ignore-range' };
 
 export type FaultRule = FaultKind & {
   method?: string;
@@ -28,6 +30,8 @@ export type FaultRule = FaultKind & {
   path?: string | RegExp;
   /** How many times it fires (default 1; Infinity = always). */
   times?: number;
+  /** Only requests whose Content-Range (an upload chunk) starts at this byte or later. */
+  contentRangeFrom?: number;
 };
 
 export interface Hit {
@@ -72,8 +76,15 @@ export interface FaultProxyOptions {
   forwardAuthorization?: boolean;
 }
 
+function withoutRange<T extends Record<string, unknown>>(headers: T, strip: boolean): T {
+  if (!strip) return headers;
+  const { range: _range, ...rest } = headers as Record<string, unknown>;
+  return rest as T;
+}
+
 function matches(rule: FaultRule, req: IncomingMessage): boolean {
   if (rule.method && rule.method.toUpperCase() !== req.method) return false;
+  if (rule.contentRangeFrom !== undefined && !(Number(/^(?:bytes[ =])?(\d+)-/.exec(req.headers['content-range'] ?? '')?.[1] ?? -1) >= rule.contentRangeFrom)) return false;
   const path = req.url ?? '/';
   if (rule.path === undefined) return true;
   return typeof rule.path === 'string' ? path.includes(rule.path) : rule.path.test(path);
@@ -214,7 +225,7 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
   function forward(req: IncomingMessage, res: ServerResponse, hit: Hit, fire: FaultRule | undefined): void {
     let truncated = false;
     const up = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: forwardHeaders(req, opts.forwardAuthorization) },
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: withoutRange(forwardHeaders(req, opts.forwardAuthorization), fire?.kind === 'ignore-range') },
       (ur) => {
         hit.status = ur.statusCode;
         if (fire?.kind === 'truncate') {

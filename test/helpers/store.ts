@@ -34,6 +34,19 @@ export function tmpSizes(store: string): number[] {
   });
 }
 
+/** Kept bytes of interrupted downloads (partial/): never blobs, resumed by the next pull (src/store/partials.ts). */
+export function partialFiles(store: string): string[] {
+  return list(join(store, 'partial'));
+}
+
+/** Sizes of the store's kept download prefixes (partial/). */
+export function partialSizes(store: string): number[] {
+  return partialFiles(store).flatMap((n) => {
+    const st = statSync(join(store, 'partial', n), { throwIfNoEntry: false });
+    return st ? [st.size] : [];
+  });
+}
+
 /** The store's leases (leases/): none once every command has ended. */
 export function leases(store: string): string[] {
   return list(join(store, 'leases'));

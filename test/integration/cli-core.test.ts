@@ -9,7 +9,7 @@ import { getHarness } from '../harness/index.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
 import { BIN, cliEnv, freshHome, runCli } from '../helpers/cli.js';
 import { buildImage, fetchManifest, seedImage, seedIndex, uniqueRepo } from '../helpers/images.js';
-import { storedBlobs } from '../helpers/store.js';
+import { partialSizes, storedBlobs } from '../helpers/store.js';
 import { waitFor } from '../helpers/wait.js';
 
 const h = getHarness();
@@ -267,7 +267,8 @@ describe('a store shared by processes', () => {
           try {
             // a layer's bytes (over 1 MiB: the config's brief temp file is a few hundred bytes), while its GET is throttled
             if (!proxy.hits.some((x) => x.fault === 'throttle')) return undefined;
-            return readdirSync(tmpDir).map((n) => statSync(join(tmpDir, n)).size).find((size) => size > 1024 * 1024);
+            // in tmp/, or kept under partial/ for the next run (where a layer download goes unless DHE_NO_RESUME)
+            return [...readdirSync(tmpDir).map((n) => statSync(join(tmpDir, n)).size), ...partialSizes(home.store)].find((size) => size > 1024 * 1024);
           } catch {
             return undefined; // not yet created
           }

@@ -9,7 +9,7 @@ import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy, type Hit } from '../harness/fault-proxy.js';
 import { freshHome, runCli } from '../helpers/cli.js';
 import { buildImage, fetchManifest, seedImage, uniqueRepo, type BuiltImage } from '../helpers/images.js';
-import { storedBlobs, tmpFiles, tmpSizes } from '../helpers/store.js';
+import { partialSizes, storedBlobs, tmpFiles, tmpSizes } from '../helpers/store.js';
 import { waitFor } from '../helpers/wait.js';
 
 const h = getHarness();
@@ -218,7 +218,8 @@ describe('pull through faults', () => {
     // when the layer download is under way (its bytes reach a temporary file, then the stall holds the rest),
     // the registry disappears (connections cut, port closed)
     await waitFor(() => gone.hits.some((x) => x.path.includes(layer.digest) && x.fault === 'stall'), 'the layer GET with the stall rule');
-    const partial = await waitFor(() => tmpSizes(home.store).find((n) => n > 0), 'downloaded bytes of the layer in a temporary file');
+    // on disk: kept under partial/ for the next run (tmp/ with DHE_NO_RESUME)
+    const partial = await waitFor(() => [...tmpSizes(home.store), ...partialSizes(home.store)].find((n) => n > 0), 'downloaded bytes of the layer in a temporary file');
     expect(partial).toBeLessThanOrEqual(5 * 1024 * 1024);
     const cutAt = Date.now();
     await gone.close();

@@ -10,7 +10,7 @@ import { getHarness } from '../harness/index.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { freshHome, runCli, startCli } from '../helpers/cli.js';
 import { buildImage, seedImage, uniqueRepo } from '../helpers/images.js';
-import { leases, storedBlobs, tmpFiles } from '../helpers/store.js';
+import { leases, partialFiles, storedBlobs, tmpFiles } from '../helpers/store.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** waitFor with this file's argument order (what first). */
@@ -85,7 +85,8 @@ describe('SIGTERM', () => {
     const home = freshHome();
     const run = startCli(['pull', `${proxy.host}/${repo}:v1`], { env: home.env, timeoutMs: 30_000 });
     await untilCond('the stalled layer download', () => proxy.hits.some((x) => x.method === 'GET' && x.path.includes(layer.digest)));
-    await untilCond('a temporary file in the store', () => tmpFiles(home.store).length > 0, 5_000);
+    // on disk: kept under partial/ for the next run (tmp/ with DHE_NO_RESUME)
+    await untilCond('a temporary file in the store', () => tmpFiles(home.store).length + partialFiles(home.store).length > 0, 5_000);
     const r = await term(run);
     expect(r.code, r.stderr).toBe(143);
     expect(r.stderr).toMatch(/^Error: .*interrupted/m);
