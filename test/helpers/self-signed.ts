@@ -30,6 +30,19 @@ export async function startSelfSignedRegistry(days = 90): Promise<SelfSignedRegi
     res.setHeader('Content-Type', 'application/json');
     res.end('{}');
   });
+  const listening = await listenLocal(server);
+  return {
+    host: listening.host,
+    certPath,
+    async close() {
+      await listening.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Listens on a free loopback port; `host` and a `close()` that ends open connections and then the server. */
+export async function listenLocal(server: Server): Promise<{ host: string; close(): Promise<void> }> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -37,11 +50,9 @@ export async function startSelfSignedRegistry(days = 90): Promise<SelfSignedRegi
   const port = (server.address() as { port: number }).port;
   return {
     host: `127.0.0.1:${port}`,
-    certPath,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

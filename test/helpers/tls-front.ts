@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { onFileEnd } from './cleanup.js';
+import { listenLocal } from './self-signed.js';
 
 const run = promisify(execFile);
 
@@ -53,19 +54,8 @@ export async function startTlsFront(opts: TlsFrontOptions): Promise<TlsFront> {
     fwd.once('error', () => res.destroy());
     req.pipe(fwd);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
-  return {
-    host: `127.0.0.1:${port}`,
-    paths,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  const listening = await listenLocal(server);
+  return { host: listening.host, paths, close: () => listening.close() };
 }
 
 export interface Issued {
