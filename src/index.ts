@@ -10,6 +10,7 @@ export type { Credential, CredentialProvider } from './auth/types.js';
 export { pullImage, type PullOptions, type PullResult } from './transfer/pull.js';
 export { pushImage, type PushOptions, type PushResult } from './transfer/push.js';
 export { copyImage, type CopyOptions, type CopyResult } from './transfer/copy.js';
+export { copyReferrers, type ReferrersCopyOptions, type ReferrersCopyResult } from './transfer/copy-referrers.js';
 export { mutateImage, appendLayer, type ConfigChanges } from './transfer/mutate.js';
 export { listImageSummaries, type ImageSummary } from './transfer/images.js';
 export type { TransferEvent, EventSink, LayerStatus } from './transfer/events.js';

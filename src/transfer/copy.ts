@@ -11,6 +11,7 @@ import { RemoteSink, RemoteSource } from '../image/remote.js';
 import { walkImage, type ChildChooser } from '../image/walk.js';
 import { noEvents, type EventSink } from './events.js';
 import { registryChooser } from './pull.js';
+import { copyReferrers, type ReferrersCopyResult } from './copy-referrers.js';
 
 export interface CopyOptions {
   source: RegistryClient;
@@ -18,6 +19,8 @@ export interface CopyOptions {
   allPlatforms?: boolean;
   platform?: string;
   concurrency?: number;
+  /** Also copy what refers to the copied manifests, and their cosign tags (src/transfer/copy-referrers.ts). */
+  referrers?: boolean;
   onEvent?: EventSink;
   signal?: AbortSignal;
 }
@@ -29,6 +32,8 @@ export interface CopyResult {
   copiedBlobs: number;
   mountedBlobs: number;
   existingBlobs: number;
+  /** With `referrers`: how many referrer manifests and cosign tags went along. */
+  referrers?: ReferrersCopyResult;
 }
 
 export async function copyImage(src: Reference, dst: Reference, opts: CopyOptions): Promise<CopyResult> {
@@ -62,5 +67,15 @@ export async function copyImage(src: Reference, dst: Reference, opts: CopyOption
   });
   const root = moved.root;
   emit({ type: 'manifest-pushed', tag: dst.tag ?? root.desc.digest, digest: root.desc.digest, size: root.bytes.length });
-  return { digest: root.desc.digest, mediaType: root.desc.mediaType, size: root.bytes.length, copiedBlobs: moved.written, mountedBlobs: moved.mounted, existingBlobs: moved.existing };
+  const result: CopyResult = { digest: root.desc.digest, mediaType: root.desc.mediaType, size: root.bytes.length, copiedBlobs: moved.written, mountedBlobs: moved.mounted, existingBlobs: moved.existing };
+  if (!opts.referrers) return result;
+  // the manifests now in the destination: the tagged one, and below a whole index every child
+  const subjects = root === graph.top ? [root.desc.digest, ...graph.manifests.map((d) => d.desc.digest)] : [root.desc.digest];
+  const referrers = await copyReferrers(src.repository, dst.repository, subjects, { ...opts, onEvent: emit });
+  emit({ type: 'note', message: `Copied ${plural(referrers.referrers, 'referrer')} and ${plural(referrers.tags, 'cosign tag')}` });
+  return { ...result, referrers };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

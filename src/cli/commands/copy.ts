@@ -7,13 +7,16 @@ export default defineCommand({
   meta: {
     name: 'copy',
     description: 'copy an image from one registry to another, streaming, without the local store',
-    examples: ['dhe-cli copy docker.io/library/alpine:3.20 dhe.yourdomain.com/mirror/alpine:3.20'],
+    examples: ['dhe-cli copy docker.io/library/alpine:3.20 dhe.yourdomain.com/mirror/alpine:3.20', 'dhe-cli copy --referrers --all-platforms dhe.yourdomain.com/ci/app:1 dhe.yourdomain.com/prod/app:1'],
   },
   args: {
     src: { required: true, description: 'source reference' },
     dst: { required: true, description: 'destination reference' },
   },
-  options: { allPlatforms: { type: 'boolean', description: 'copy every platform of a multi-platform image' } },
+  options: {
+    allPlatforms: { type: 'boolean', description: 'copy every platform of a multi-platform image' },
+    referrers: { type: 'boolean', description: "also copy what refers to the image (OCI 1.1 referrers: SBOMs, signatures…) and cosign's sha256-<hex>.sig/.att/.sbom tags" },
+  },
   async run(ctx, { src: srcText, dst: dstText, ...opts }) {
     const { copyImage } = await import('../../transfer/copy.js');
     const src = parseReference(srcText);
@@ -26,6 +29,7 @@ export default defineCommand({
         source,
         destination,
         allPlatforms: !!opts.allPlatforms,
+        referrers: !!opts.referrers,
         ...transferSettings(ctx, renderer),
       });
       renderer.finish();
