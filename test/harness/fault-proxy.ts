@@ -22,7 +22,9 @@ export type FaultKind =
   | { kind: 'truncate'; bytes: number }
   | { kind: 'body-limit'; maxBytes: number }
   /** Forwards the request without its Range header: the upstream answers 200 with the whole body. */
-  | { kind: 'ignore-range' };
+  | { kind: 'ignore-range' }
+  /** Forwards a `Range: bytes=N-` as `bytes=(N-bytes)-`: a 206 for another range than the one asked for. */
+  | { kind: 'shift-range'; bytes: number };
 
 export type FaultRule = FaultKind & {
   method?: string;
@@ -76,10 +78,13 @@ export interface FaultProxyOptions {
   forwardAuthorization?: boolean;
 }
 
-function withoutRange<T extends Record<string, unknown>>(headers: T, strip: boolean): T {
-  if (!strip) return headers;
-  const { range: _range, ...rest } = headers as Record<string, unknown>;
-  return rest as T;
+/** The Range header as a rule wants it forwarded: dropped (ignore-range), moved back (shift-range), or as sent. */
+function rewriteRange<T extends Record<string, unknown>>(headers: T, fire: FaultKind | undefined): T {
+  const { range, ...rest } = headers as Record<string, unknown>;
+  if (fire?.kind === 'ignore-range') return rest as T;
+  const start = /^bytes=(\d+)-$/.exec(String(range ?? ''))?.[1];
+  if (fire?.kind === 'shift-range' && start !== undefined) return { ...rest, range: `bytes=${Math.max(0, Number(start) - fire.bytes)}-` } as unknown as T;
+  return headers;
 }
 
 function matches(rule: FaultRule, req: IncomingMessage): boolean {
@@ -225,7 +230,7 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
   function forward(req: IncomingMessage, res: ServerResponse, hit: Hit, fire: FaultRule | undefined): void {
     let truncated = false;
     const up = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: withoutRange(forwardHeaders(req, opts.forwardAuthorization), fire?.kind === 'ignore-range') },
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: rewriteRange(forwardHeaders(req, opts.forwardAuthorization), fire) },
       (ur) => {
         hit.status = ur.statusCode;
         if (fire?.kind === 'truncate') {

@@ -1,8 +1,9 @@
 // A pull interrupted at about half of a 64 MiB layer (Ctrl-C or kill -9 while the registry's answer stalls) keeps
 // the bytes under the store's partial/ and the next pull asks only for the rest: the fault proxy in front of the
 // real registry records the second run's Range request and the registry's 206, so the bytes received are
-// size − start (≤ 60 % of the layer), not our own count. A kept prefix that is wrong is thrown away and the blob
-// downloaded afresh; DHE_NO_RESUME=1 keeps nothing; prune (after 24 h) and store verify --repair remove kept bytes.
+// size − start (≤ 60 % of the layer), not our own count. A kept prefix that is wrong, a registry that ignores the
+// Range or answers another range than asked: the blob is downloaded afresh; DHE_NO_RESUME=1 keeps nothing; prune
+// (after 24 h) and store verify --repair remove kept bytes.
 import { closeSync, openSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,6 +109,21 @@ describe('pull resumes across runs', () => {
     expect(blobBytes(store, layer().digest).equals(layer().bytes)).toBe(true);
     expect(partials(store)).toEqual([]);
     expect((await runCli(['store', 'verify'], { env })).code).toBe(0);
+  }, 180_000);
+
+  it('a registry that answers another range than asked (206 from an earlier byte) gets a fresh download that verifies', async () => {
+    const { env, store, ref } = await interruptedPull('SIGKILL');
+    const kept = keptBytes(store);
+    proxy.add({ kind: 'shift-range', bytes: 1000, method: 'GET', path: layer().digest });
+    const from = proxy.hits.length;
+    const r = await runCli(['pull', ref], { env });
+    proxy.clear();
+    expect(r.code, r.stderr).toBe(0);
+    // the 206 started 1000 bytes before the kept prefix's end: not used; the whole blob came again
+    const gets = layerGets(from);
+    expect(gets.map((g) => [g.range ?? 'whole', g.status])).toEqual([[`bytes=${kept}-`, 206], ['whole', 200]]);
+    expect(blobBytes(store, layer().digest).equals(layer().bytes)).toBe(true);
+    expect(partials(store)).toEqual([]);
   }, 180_000);
 
   it('prune removes kept bytes older than 24 h and store verify --repair removes them all', async () => {

@@ -1,8 +1,8 @@
 // A push interrupted at about half of a 64 MiB layer (Ctrl-C or kill -9 while the network stalls) continues on the
 // next run from what the registry confirmed: the fault proxy in front of the real registry counts the request-body
 // bytes of the second run (≤ 60 % of the layer), the registry serves the image byte for byte and skopeo reads it.
-// Every fallback (forgotten session, stale state, record older than 24 h, DHE_NO_RESUME, a concurrent push holding
-// the session) uploads afresh and completes.
+// Resuming works behind a body limit (413: smaller chunks). Every fallback (forgotten session, stale state, record
+// older than 24 h, DHE_NO_RESUME, a concurrent push holding the session) uploads afresh and completes.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -99,6 +99,33 @@ describe('push resumes across runs', () => {
     await expectPushed(repo);
     expect(records(store)).toEqual([]);
     console.log(`[figures] push resumed after ${signal}: second run sent ${sent.bytes} of ${layer().size} bytes`);
+  }, 180_000);
+
+  it('behind a body limit (413 for 8 MiB chunks) the push resumes too, in the smaller chunks the limit lets through', async () => {
+    const { env, repo, target } = await prepared();
+    const limit = () => proxy.add({ kind: 'body-limit', maxBytes: 6 * MiB, method: 'PATCH', path: `/v2/${repo}/blobs/uploads/`, times: Infinity });
+    limit();
+    const first = await stalledAtHalf(env, repo, target);
+    first.child.kill('SIGKILL');
+    await first.result;
+    proxy.clear();
+    limit();
+    const from = proxy.hits.length;
+    const r2 = await runCli(['push', target], { env });
+    proxy.clear();
+    expect(r2.stderr).toBe('');
+    expect(r2.code).toBe(0);
+    expect(r2.stdout).toContain(`${layer().digest.slice(7, 19)}: Resuming upload at 33.6MB`);
+    const sent = sentSince(from, repo);
+    expect(sent.hits.some((x) => x.method === 'POST')).toBe(false);
+    // the new process learns the limit again (one 413), then continues the same session from its confirmed offset
+    const refused = sent.hits.filter((x) => x.status === 413);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    const accepted = sent.hits.filter((x) => x.status !== 413).reduce((n, x) => n + x.bodyBytes, 0);
+    expect(accepted).toBeLessThanOrEqual(0.6 * layer().size);
+    expect(sent.hits.filter((x) => x.status !== 413 && x.method === 'PATCH').every((x) => x.bodyBytes <= 6 * MiB)).toBe(true);
+    await expectPushed(repo);
+    console.log(`[figures] push resumed behind a 6 MiB body limit: ${accepted} bytes accepted, ${sent.bytes - accepted} refused (413) of ${layer().size}`);
   }, 180_000);
 
   it('a session the registry no longer knows (404) is dropped and the blob uploaded afresh', async () => {
