@@ -148,25 +148,26 @@ describe('push resumes across runs', () => {
     expect(records(store)).toEqual([]);
   }, 180_000);
 
-  it('a session whose state the registry refuses (400) or a record older than 24 h is dropped: fresh upload', async () => {
-    for (const damage of ['state', 'age'] as const) {
+  it('a session whose state the registry refuses (400), a record older than 24 h or of another registry is dropped: fresh upload', async () => {
+    for (const damage of ['state', 'age', 'registry'] as const) {
       const { env, store, repo, target } = await prepared();
       const first = await stalledAtHalf(env, repo, target);
       first.child.kill('SIGKILL');
       await first.result;
       proxy.clear();
       const file = join(uploadsDir(store), records(store)[0]!);
-      const rec = JSON.parse(readFileSync(file, 'utf8')) as { location: string; created: number };
+      const rec = JSON.parse(readFileSync(file, 'utf8')) as { location: string; created: number; registry: string };
       if (damage === 'state') rec.location = rec.location.replace(/_state=[^&]+/, '_state=bm90LXRoZS1zdGF0ZQ%3D%3D');
-      else rec.created = Date.now() - 25 * 3600_000;
+      else if (damage === 'age') rec.created = Date.now() - 25 * 3600_000;
+      else rec.registry = 'registry.other.example:5000';
       writeFileSync(file, JSON.stringify(rec));
       const from = proxy.hits.length;
       const r2 = await runCli(['push', target], { env });
       expect(r2.code, r2.stderr).toBe(0);
       expect(r2.stdout).not.toContain('Resuming');
       const sent = sentSince(from, repo);
-      // an expired record is not even asked about; a refused state is asked about once
-      expect(sent.hits.filter((x) => x.method === 'GET').length).toBe(damage === 'age' ? 0 : 1);
+      // an expired record or another registry's is not even asked about; a refused state is asked about once
+      expect(sent.hits.filter((x) => x.method === 'GET').length, damage).toBe(damage === 'state' ? 1 : 0);
       expect(sent.bytes).toBe(layer().size);
       await expectPushed(repo);
       expect(records(store)).toEqual([]);
