@@ -6,7 +6,7 @@
 // error naming it) and its manifests are PUT there byte for byte by digest; then the index goes up under TARGET.
 
 import { DheError } from '../errors.js';
-import { MediaType, digestOf, isConfigMediaType, normalizePlatform, platformString, shortId, type Descriptor, type Index, type Platform } from '../oci/index.js';
+import { MediaType, digestOf, isAttestation, isConfigMediaType, normalizePlatform, platformString, shortId, type Descriptor, type Index, type Platform } from '../oci/index.js';
 import type { Reference } from '../reference/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { readConfig } from '../image/config.js';
@@ -119,11 +119,6 @@ function platformOf(c: Platform): Platform {
     ...(c['os.features']?.length ? { 'os.features': c['os.features'] } : {}),
     ...(c.variant ? { variant: c.variant } : {}),
   };
-}
-
-/** True for the entries docker buildx adds for attestations (platform unknown/unknown): no platform of their own. */
-function isAttestation(d: Descriptor): boolean {
-  return d.platform?.os === 'unknown' || d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest';
 }
 
 /** Two entries of one platform (os/architecture/variant after normalisation, and os.version): a usage error. */

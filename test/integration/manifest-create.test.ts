@@ -11,9 +11,11 @@ import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { getHarness } from '../harness/index.js';
 import { startMiniRegistry, type MiniRegistry } from '../harness/mini-registry.js';
 import { freshHome, runCli, type CliResult } from '../helpers/cli.js';
+import { loggedInHome } from '../helpers/docker-config.js';
 import { busyboxImage } from '../helpers/docker.js';
 import { MT, buildImage, fetchManifest, seedImage, seedIndex, sha256, uniqueRepo, type BuiltImage, type Target } from '../helpers/images.js';
 import { SKOPEO_PATHS, requireTool } from '../helpers/tools.js';
+import { bearerTarget } from '../helpers/token.js';
 
 const h = getHarness();
 const plain: Target = { url: h.plain.url };
@@ -137,6 +139,15 @@ describe('manifest create', () => {
     const mixed = await create([via(repo, 'y'), via(repo, 'a'), via(repo, 'b')]);
     expect(mixed.code).toBe(0);
     expect(JSON.parse((await fetchManifest(plain, repo, 'y')).bytes.toString()).mediaType).toBe(MT.ociIndex);
+    // an annotation needs an OCI index: the default follows, --format docker refuses
+    const noted = await create(['--annotation', 'k=v', via(repo, 'n'), via(repo, 'a')]);
+    expect(noted.code).toBe(0);
+    expect(JSON.parse((await fetchManifest(plain, repo, 'n')).bytes.toString())).toMatchObject({ mediaType: MT.ociIndex, annotations: { k: 'v' } });
+    const notedDocker = await create(['--format', 'docker', '--annotation', 'k=v', via(repo, 'n2'), via(repo, 'a')]);
+    expect(notedDocker.code).toBe(2);
+    expect(notedDocker.stderr).toBe('Error: a docker manifest list has no annotations\nHint: leave --annotation out, or use --format oci\n');
+    const badAnnotation = await create(['--annotation', 'novalue', via(repo, 'n3'), via(repo, 'a')]);
+    expect(badAnnotation.code).toBe(2);
     const refused = await create(['--format', 'docker', via(repo, 'z'), via(repo, 'a'), via(repo, 'b')]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/^Error: .*:b is "application\/vnd\.oci\.image\.manifest\.v1\+json": a docker manifest list lists docker schema 2 manifests only\nHint: /);
@@ -172,6 +183,22 @@ describe('manifest create', () => {
     expect(r.stderr).toMatch(new RegExp(`^Error: blob ${lost} of ${proxy.host.replace(/\./g, '\\.')}/${src}:v1 is not in ${src} and could not be mounted into ${target}\nHint: [^\n]+\n$`));
     expect(layerTraffic(from, [img])).toEqual([]);
     expect((await fetchManifest(plain, target, 'v1')).status).toBe(404);
+  });
+
+  it('behind the DHE front (token auth): blobs are mounted with a token for both repositories', async () => {
+    const home = loggedInHome({ [h.dhe.host]: h.users.full });
+    const a = await buildImage({ platform: { os: 'linux', architecture: 'amd64' } });
+    const b = await buildImage({ platform: { os: 'linux', architecture: 'ppc64le' } });
+    const [ra, rb, target] = [uniqueRepo('mc-da'), uniqueRepo('mc-db'), uniqueRepo('mc-dt')];
+    await seedImage(await bearerTarget(h.dhe, ra, 'pull,push'), ra, 'v1', a);
+    await seedImage(await bearerTarget(h.dhe, rb, 'pull,push'), rb, 'v1', b);
+    const r = await create([`${h.dhe.host}/${target}:v1`, `${h.dhe.host}/${ra}:v1`, `${h.dhe.host}/${rb}:v1`], home.env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const l of b.layers) expect(r.stdout).toContain(`${l.digest.slice(7, 19)}: Mounted from ${rb}`);
+    const served = await fetchManifest(await bearerTarget(h.dhe, target), target, 'v1');
+    expect(served.status).toBe(200);
+    expect(JSON.parse(served.bytes.toString()).manifests.map((e: { digest: string }) => e.digest)).toEqual([a.manifest.digest, b.manifest.digest]);
   });
 
   it('a source on another registry is a usage error with a hint to copy it first', async () => {
