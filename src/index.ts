@@ -36,3 +36,4 @@ export { attach, parseFileArg, type AttachOptions, type AttachResult, type Attac
 export { fetchArtifact, type FetchArtifactOptions, type FetchArtifactResult, type FetchedFile } from './transfer/fetch-artifact.js';
 export { listReferrers, resolveDescriptor, readFallbackIndex, addToFallbackIndex, recordReferrers, type ReferrersListing, type ResolvedRef } from './image/referrers.js';
 export * from './oci/artifact.js';
+export { createIndex, type CreateIndexOptions, type CreateIndexResult, type IndexFormat } from './transfer/manifest-create.js';

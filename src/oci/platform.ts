@@ -170,7 +170,8 @@ export function platformMatches(want: Platform, have: Platform): boolean {
   return compatible(want).some((c) => same(c, h));
 }
 
-function isAttestation(d: Descriptor): boolean {
+/** An entry docker buildx adds for an image's attestations (platform unknown/unknown): no platform of its own. */
+export function isAttestation(d: Descriptor): boolean {
   return (
     d.platform?.os === 'unknown' ||
     d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest'

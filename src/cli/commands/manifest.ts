@@ -3,6 +3,9 @@
 import { defineGroup } from '../define.js';
 
 export default defineGroup({
-  meta: { name: 'manifest', description: "inspect manifests on a registry" },
-  subCommands: { inspect: () => import('./manifest-inspect.js').then((m) => m.default) },
+  meta: { name: 'manifest', description: 'inspect manifests on a registry, and make multi-platform indexes there' },
+  subCommands: {
+    create: () => import('./manifest-create.js').then((m) => m.default),
+    inspect: () => import('./manifest-inspect.js').then((m) => m.default),
+  },
 });
