@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
+import { startMiniRegistry } from '../harness/mini-registry.js';
 import { startReferrersFront, type ReferrersFront } from '../harness/referrers-front.js';
 import { freshHome, runCli, tempDir } from '../helpers/cli.js';
 import { MT, buildImage, fetchManifest, putManifest, seedImage, seedIndex, sha256, uniqueRepo, uploadBlob, type Target } from '../helpers/images.js';
@@ -159,5 +160,49 @@ describe('copy --referrers', () => {
     expect(r.stdout).toContain(`skipping ${onOther}: listed as a referrer of ${img.manifest.digest}, but its subject is ${other.manifest.digest}`);
     expect(r.stdout).toContain('Copied 0 referrers and 0 cosign tags');
     expect((await fetchManifest(plain, dstRepo, onOther)).status).toBe(404);
+  });
+});
+
+describe('hostile referrers listings', () => {
+  it('control characters in a listing are not printed; a non-media-type artifactType, an image, a non-JSON or an oversized answer is refused (exit 7)', async () => {
+    const home = freshHome();
+    const reg = await startMiniRegistry();
+    try {
+      const img = await buildImage({ layers: 1 });
+      reg.manifests.set('h/app:v1', { bytes: img.manifest.bytes, mediaType: MT.ociManifest });
+      let answer: { body: Buffer; type: string } = { body: Buffer.from(''), type: MT.ociIndex };
+      reg.route((req, res) => {
+        if (!req.url?.startsWith('/v2/h/app/referrers/')) return false;
+        res.writeHead(200, { 'content-type': answer.type, 'content-length': answer.body.length });
+        res.end(answer.body);
+        return true;
+      });
+      const ref = `${reg.host}/h/app:v1`;
+      const entry = { mediaType: MT.ociManifest, digest: sha256(Buffer.from('x')), size: 1, artifactType: 'text/x-evil', annotations: { 'org.opencontainers.image.created': '\u001b]0;title\u0007 2026' } };
+      answer = { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [entry] })), type: MT.ociIndex };
+      const shown = await runCli(['referrers', ref], { env: home.env });
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout).toContain(entry.digest);
+      expect(shown.stdout + shown.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+
+      const badType = { ...entry, artifactType: 'text/\u001b[2Jevil\u0007' };
+      const cases: Array<[string, { body: Buffer; type: string }, RegExp]> = [
+        ['an escape sequence as artifactType', { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [badType] })), type: MT.ociIndex }, /^Error: malformed manifest: manifests\[0\]\.artifactType .* is not a media type/],
+        ['an image manifest', { body: img.manifest.bytes, type: MT.ociManifest }, /^Error: malformed manifest: mediaType "application\/vnd.oci.image.manifest.v1\+json" does not match/],
+        ['not JSON', { body: Buffer.from('<html>oops</html>'), type: MT.ociIndex }, /^Error: /],
+        ['5 MiB', { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [], pad: 'x'.repeat(5 * 1024 * 1024) })), type: MT.ociIndex }, /^Error: .*referrers listing larger than \d+ bytes/],
+      ];
+      for (const [what, body, message] of cases) {
+        answer = body;
+        const r = await runCli(['referrers', ref], { env: home.env });
+        expect([what, r.code]).toEqual([what, 7]);
+        expect(r.stderr, what).toMatch(message);
+        expect(r.stderr.trim().split('\n').length, what).toBeLessThanOrEqual(2);
+        expect(r.stderr, what).not.toContain('    at ');
+        expect(r.stderr, what).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+      }
+    } finally {
+      await reg.close();
+    }
   });
 });
