@@ -8,7 +8,7 @@
 // What it serves comes only from what went through it; `requests` records method and path of every request, so a
 // test can tell whether a client used the API or the referrers tag schema.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenLocal } from '../helpers/self-signed.js';
+import { listenLocal } from './listen.js';
 
 interface ReferrerEntry {
   mediaType: string;

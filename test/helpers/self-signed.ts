@@ -1,6 +1,6 @@
 // A registry endpoint behind a self-signed *leaf* certificate (no CA above it, keyUsage without keyCertSign), as
 // many small private registries run: the certificate is its own trust anchor.
-import type { Server as HttpServer } from 'node:http';
+import { listenLocal } from '../harness/listen.js';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -42,18 +42,4 @@ export async function startSelfSignedRegistry(days = 90): Promise<SelfSignedRegi
   };
 }
 
-/** Listens on a free loopback port; `host` and a `close()` that ends open connections and then the server. */
-export async function listenLocal(server: HttpServer): Promise<{ host: string; close(): Promise<void> }> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
-  return {
-    host: `127.0.0.1:${port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+export { listenLocal };
