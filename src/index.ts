@@ -35,3 +35,8 @@ export { attach, parseFileArg, type AttachOptions, type AttachResult, type Attac
 export { fetchArtifact, type FetchArtifactOptions, type FetchArtifactResult, type FetchedFile } from './transfer/fetch-artifact.js';
 export { listReferrers, resolveDescriptor, readFallbackIndex, addToFallbackIndex, recordReferrers, type ReferrersListing, type ResolvedRef } from './image/referrers.js';
 export * from './oci/artifact.js';
+export { signImage, type SignOptions, type SignResult } from './sign/sign.js';
+export { verifyImage, type VerifyOptions, type VerifyResult, type SignatureCheck, type SignatureOutcome } from './sign/verify.js';
+export { loadPrivateKey, loadPublicKey, generateCosignKeyPair, signBytes, verifyBytes, type PasswordSource } from './sign/keys.js';
+export { simpleSigningPayload, parseSimpleSigning, dockerReference, SIMPLE_SIGNING_MEDIA_TYPE, SIGNATURE_ANNOTATION } from './sign/payload.js';
+export { signatureTag, readSignatureManifest, appendSignature } from './sign/signature-manifest.js';

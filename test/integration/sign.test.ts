@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli, tempDir } from '../helpers/cli.js';
-import { MT, buildImage, fetchManifest, putManifest, seedImage, sha256, uniqueRepo, uploadBlob, type Target } from '../helpers/images.js';
+import { MT, buildImage, buildIndex, fetchManifest, putManifest, seedImage, seedIndex, sha256, uniqueRepo, uploadBlob, type Target } from '../helpers/images.js';
 
 const h = getHarness();
 const plain: Target = { url: h.plain.url };
@@ -181,6 +181,25 @@ describe('sign and verify (cosign 2 layout, distribution 2.8)', () => {
     expect(ok.stdout.split('\n')[0]).toBe(`Verified: ${img.name}:v1@${img.digest} (1 of 1 signature)`);
     expect(ok.stdout.trim().split('\n').at(-1)).toBe(`${img.name}:v1`);
     expect(storeEmpty()).toBe(false);
+  });
+
+  it('an index: its own digest is what sign signs and pull --verify-key verifies', async () => {
+    const home = freshHome();
+    const dir = tempDir();
+    const k = opensslKeyPair(dir, 'idx');
+    const repo = uniqueRepo('signidx');
+    const images = [await buildImage({ layers: 1, platform: { os: 'linux', architecture: 'amd64' } }), await buildImage({ layers: 1, platform: { os: 'linux', architecture: 'arm64' } })];
+    await seedIndex(plain, repo, 'multi', images);
+    const index = buildIndex(images);
+    const ref = `${h.plain.host}/${repo}:multi`;
+    const s = await runCli(['-q', 'sign', ref, '--key', k.key], { env: home.env });
+    expect(s.code).toBe(0);
+    expect(s.stdout).toBe(`${h.plain.host}/${repo}@${index.digest}\n`);
+    const p = await runCli(['pull', '--platform', 'linux/arm64', ref, '--verify-key', k.pub], { env: home.env });
+    expect(p.stderr).toBe('');
+    expect(p.code).toBe(0);
+    expect(p.stdout).toContain(`Verified: ${ref}@${index.digest} (1 of 1 signature)`);
+    expect(p.stdout).toContain(`Digest: ${index.digest}`);
   });
 
   it('key generate writes cosign.key (0600, encrypted) and cosign.pub; its signatures verify with openssl and with us', async () => {

@@ -31,11 +31,12 @@ export default defineCommand({
     const client = await clientFor(ctx, ref.registry);
     const renderer = createRenderer(ctx.out);
     try {
-      await verifyFirst(ctx, client, ref, [...(opts.verifyKey ?? []), ...verifyKeysFromEnv(ctx.settings.env)]);
+      const verified = await verifyFirst(ctx, client, ref, [...(opts.verifyKey ?? []), ...verifyKeysFromEnv(ctx.settings.env)]);
       const result = await pullImage(ref, {
         store,
         client,
         allPlatforms: !!opts.allPlatforms,
+        ...(verified ? { pinDigest: verified } : {}),
         ...transferSettings(ctx, renderer),
       });
       renderer.finish();
@@ -66,12 +67,13 @@ function verifyKeysFromEnv(env: NodeJS.ProcessEnv): string[] {
   return (env.DHE_VERIFY_KEY ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
-/** With keys: REF's digest (an index's own) must be signed by one of them before anything is downloaded (exit 8). */
-async function verifyFirst(ctx: CommandContext, client: RegistryClient, ref: Reference, keyFiles: string[]): Promise<void> {
-  if (keyFiles.length === 0) return;
+/** With keys: REF's digest (an index's own) must be signed by one of them before anything is downloaded (exit 8); returns that digest. */
+async function verifyFirst(ctx: CommandContext, client: RegistryClient, ref: Reference, keyFiles: string[]): Promise<string | undefined> {
+  if (keyFiles.length === 0) return undefined;
   const { loadPublicKey } = await import('../../sign/keys.js');
   const { verifyImage } = await import('../../sign/verify.js');
   const keys = await Promise.all(keyFiles.map((f) => loadPublicKey(f)));
   const r = await verifyImage(ref, { client, keys, signal: ctx.signal });
   ctx.out.info(`Verified: ${ref.toString()}@${r.digest} (${r.verified} of ${r.total} signature${r.total === 1 ? '' : 's'})`);
+  return r.digest; // the pull fetches this digest: a tag moved since cannot slip in an unverified manifest
 }
