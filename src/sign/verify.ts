@@ -1,6 +1,6 @@
 // verify: REF's manifest digest is accepted when at least one stored signature verifies with one of the public keys
 // AND its payload names that digest and REF's repository. Signatures are cosign 2's (`sha256-<hex>.sig`, see
-// ./signature-manifest.ts) (cosign 3's Sigstore bundles as referrers are not read yet). Anything else is a
+// ./signature-manifest.ts) and cosign 3's Sigstore bundles found as referrers (./bundle.ts). Anything else is a
 // VERIFICATION error (exit 8) saying which case it is.
 
 import type { KeyObject } from 'node:crypto';
@@ -9,6 +9,7 @@ import type { Reference } from '../reference/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { resolveDescriptor } from '../image/referrers.js';
 import { verifyBytes } from './keys.js';
+import { bundleChecks } from './bundle.js';
 import { namesRepository, parseSimpleSigning } from './payload.js';
 import { readPayload, readSignatureManifest, signatureTag, storedSignatures, type StoredSignature } from './signature-manifest.js';
 
@@ -79,10 +80,11 @@ export function checkSignature(s: SignedPayload, keys: KeyObject[], ref: Referen
 
 export async function verifyImage(ref: Reference, opts: VerifyOptions): Promise<VerifyResult> {
   const repo = ref.repository;
-  const digest = opts.digest ?? (await resolveDescriptor(opts.client, repo, ref.identifier, opts.signal)).desc.digest;
+  const subject = await resolveDescriptor(opts.client, repo, opts.digest ?? ref.identifier, opts.signal);
+  const digest = subject.desc.digest;
   let found: Array<SignedPayload | SignatureCheck>;
   try {
-    found = await cosignSignatures(opts, repo, digest);
+    found = [...(await cosignSignatures(opts, repo, digest)), ...(await bundleChecks(opts.client, repo, digest, subject.bytes, opts.keys, opts.signal))];
   } catch (e) {
     if (isDheError(e) && e.code === 'MALFORMED_MANIFEST') throw new DheError('VERIFICATION', `the signatures of ${ref.name}@${digest} are malformed: ${e.message}`, { cause: e });
     throw e;
@@ -98,7 +100,7 @@ function verdictError(ref: Reference, digest: string, checks: SignatureCheck[]):
   const at = `${ref.name}@${digest}`;
   const details = { digest, checks };
   if (checks.length === 0) {
-    return new DheError('VERIFICATION', `no signatures are stored for ${at} (no ${signatureTag(digest)} tag)`, { hint: 'sign it first: dhe-cli sign REF --key cosign.key', details });
+    return new DheError('VERIFICATION', `no signatures are stored for ${at} (no ${signatureTag(digest)} tag, no Sigstore bundle referrers)`, { hint: 'sign it first: dhe-cli sign REF --key cosign.key', details });
   }
   const digestClaim = checks.find((c) => c.outcome === 'other-digest');
   if (digestClaim) {

@@ -116,7 +116,7 @@ describe('sign and verify (cosign 2 layout, distribution 2.8)', () => {
 
     const unsigned = await verify();
     expect(unsigned.code).toBe(8);
-    expect(unsigned.stderr).toMatch(new RegExp(`^Error: no signatures are stored for ${img.name}@${img.digest} \\(no sha256-[0-9a-f]{64}\\.sig tag\\)\\nHint: `));
+    expect(unsigned.stderr).toMatch(new RegExp(`^Error: no signatures are stored for ${img.name}@${img.digest} \\(no sha256-[0-9a-f]{64}\\.sig tag, no Sigstore bundle referrers\\)\\nHint: `));
     expect(unsigned.stdout).toBe('');
 
     const good = payloadFor(img.name, img.digest);
@@ -200,6 +200,43 @@ describe('sign and verify (cosign 2 layout, distribution 2.8)', () => {
     expect(p.code).toBe(0);
     expect(p.stdout).toContain(`Verified: ${ref}@${index.digest} (1 of 1 signature)`);
     expect(p.stdout).toContain(`Digest: ${index.digest}`);
+  });
+
+  it("cosign 3's layout: a Sigstore bundle referrer with a public-key messageSignature over the manifest verifies", async () => {
+    const home = freshHome();
+    const dir = tempDir();
+    const k = opensslKeyPair(dir, 'bundle');
+    const wrong = opensslKeyPair(dir, 'bundlewrong');
+    const repo = uniqueRepo('signbundle');
+    const img = await buildImage({ layers: 1 });
+    await seedImage(plain, repo, 'v1', img);
+    const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+    const bundle = Buffer.from(JSON.stringify({
+      mediaType: BUNDLE,
+      verificationMaterial: { publicKey: { hint: '' } },
+      messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(img.manifest.digest.slice(7), 'hex').toString('base64') }, signature: opensslSign(k.key, img.manifest.bytes, dir) },
+    }));
+    const empty = Buffer.from('{}');
+    for (const b of [empty, bundle]) await uploadBlob(plain, repo, { digest: sha256(b), bytes: b });
+    const art = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT.ociManifest,
+      artifactType: BUNDLE,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 },
+      layers: [{ mediaType: BUNDLE, digest: sha256(bundle), size: bundle.length }],
+      subject: { mediaType: MT.ociManifest, digest: img.manifest.digest, size: img.manifest.size },
+    }));
+    await putManifest(plain, repo, sha256(art), { bytes: art, mediaType: MT.ociManifest });
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ mediaType: MT.ociManifest, digest: sha256(art), size: art.length, artifactType: BUNDLE }] }));
+    await putManifest(plain, repo, `sha256-${img.manifest.digest.slice(7)}`, { bytes: index, mediaType: MT.ociIndex });
+    const ref = `${h.plain.host}/${repo}:v1`;
+    const v = await runCli(['verify', ref, '--key', k.pub], { env: home.env });
+    expect(v.stderr).toBe('');
+    expect(v.code).toBe(0);
+    expect(v.stdout).toBe(`Verified: ${ref}@${img.manifest.digest} (1 of 1 signature)\n`);
+    const w = await runCli(['verify', ref, '--key', wrong.pub], { env: home.env });
+    expect(w.code).toBe(8);
+    expect(w.stderr).toMatch(/^Error: none of the 1 signature of .* verifies with the given key/);
   });
 
   it('key generate writes cosign.key (0600, encrypted) and cosign.pub; its signatures verify with openssl and with us', async () => {
