@@ -10,6 +10,7 @@ export const ExitCode = {
   NOT_FOUND: 5,
   NETWORK: 6,
   INTEGRITY: 7,
+  VERIFICATION: 8,
   INTERRUPTED: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -57,6 +58,8 @@ export const ERROR_CODES = {
   CORRUPT_STORE: ExitCode.INTEGRITY,
   BAD_ARCHIVE: ExitCode.INTEGRITY,
   MALFORMED_MANIFEST: ExitCode.INTEGRITY,
+  // verification (8): a signature check that did not pass
+  VERIFICATION: ExitCode.VERIFICATION,
   // other failures (1)
   PROTOCOL: ExitCode.FAILURE,
   UNSUPPORTED: ExitCode.FAILURE,

@@ -37,3 +37,8 @@ export { fetchArtifact, type FetchArtifactOptions, type FetchArtifactResult, typ
 export { listReferrers, resolveDescriptor, readFallbackIndex, addToFallbackIndex, recordReferrers, type ReferrersListing, type ResolvedRef } from './image/referrers.js';
 export * from './oci/artifact.js';
 export { createIndex, type CreateIndexOptions, type CreateIndexResult, type IndexFormat } from './transfer/manifest-create.js';
+export { signImage, type SignOptions, type SignResult } from './sign/sign.js';
+export { verifyImage, type VerifyOptions, type VerifyResult, type SignatureCheck, type SignatureOutcome } from './sign/verify.js';
+export { loadPrivateKey, loadPublicKey, generateCosignKeyPair, signBytes, verifyBytes, type PasswordSource } from './sign/keys.js';
+export { simpleSigningPayload, parseSimpleSigning, dockerReference, SIMPLE_SIGNING_MEDIA_TYPE, SIGNATURE_ANNOTATION } from './sign/payload.js';
+export { signatureTag, readSignatureManifest, appendSignature } from './sign/signature-manifest.js';

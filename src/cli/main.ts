@@ -40,6 +40,9 @@ const COMMANDS: Record<string, () => Promise<{ default: Declaration }>> = {
   attach: () => import('./commands/attach.js'),
   referrers: () => import('./commands/referrers.js'),
   fetch: () => import('./commands/fetch.js'),
+  sign: () => import('./commands/sign.js'),
+  verify: () => import('./commands/verify.js'),
+  key: () => import('./commands/key.js'),
   manifest: () => import('./commands/manifest.js'),
   tags: () => import('./commands/tags.js'),
   catalog: () => import('./commands/catalog.js'),
@@ -64,6 +67,25 @@ function commandsWanted(program: Command, args: readonly string[]): string[] {
   // `dhe-cli --config DIR --version`: commander answers before any command is looked at
   if (words.length === 0 && args.some((a) => a === '--version' || a === '-v')) return [];
   return Object.keys(COMMANDS);
+}
+
+/** Commands whose own `--key` is the signing key (the global `--key`, the TLS client key, goes before their name). */
+const SIGNING_KEY_COMMANDS = new Set(['sign', 'verify']);
+
+/**
+ * `dhe-cli sign REF --key FILE` as cosign has it: commander would give a `--key` anywhere to the global option (the
+ * TLS client key), so after the name of sign or verify it becomes their `--signing-key`.
+ */
+function signingKeyArgs(program: Command, argv: readonly string[]): string[] {
+  const name = positionalsOf(program, argv.slice(2))[0];
+  if (name === undefined || !SIGNING_KEY_COMMANDS.has(name)) return [...argv];
+  const at = argv.indexOf(name, 2);
+  const rest = argv.slice(at + 1).map((a, i, all) => {
+    if (all.slice(0, i).includes('--')) return a;
+    if (a === '--key') return '--signing-key';
+    return a.startsWith('--key=') ? `--signing-key=${a.slice(6)}` : a;
+  });
+  return [...argv.slice(0, at + 1), ...rest];
 }
 
 async function loadCommands(names: string[]): Promise<Declaration[]> {
@@ -201,7 +223,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     }
     nameUsageErrors(program, '', (t) => out.stderr.write(t));
     unknownHelpTopic(program, argv.slice(2));
-    await program.parseAsync(argv);
+    await program.parseAsync(signingKeyArgs(program, argv));
   } catch (e) {
     state.exitCode = exitCodeOfThrown(e, out, controller.signal);
   } finally {

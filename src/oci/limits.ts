@@ -18,3 +18,7 @@ export const LAYOUT_INDEX_MAX_BYTES = 64 * MiB;
 export const ARCHIVE_META_MAX_BYTES = 8 * MiB;
 /** All metadata members of one archive together. */
 export const ARCHIVE_META_TOTAL_MAX_BYTES = 64 * MiB;
+/** Largest cosign simple-signing payload read (cosign's are a few hundred bytes). */
+export const SIGNATURE_PAYLOAD_MAX_BYTES = 1 * MiB;
+/** Most signatures (layers of a `sha256-<hex>.sig` manifest, or Sigstore bundles) one verify reads. */
+export const SIGNATURES_MAX = 256;

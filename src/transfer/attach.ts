@@ -85,7 +85,8 @@ export async function attach(ref: Reference, opts: AttachOptions): Promise<Attac
   return { digest: art.desc.digest, size: art.desc.size, subject: subject.desc, via };
 }
 
-async function uploadIfMissing(client: RegistryClient, repo: string, desc: Descriptor, open: () => Readable, signal?: AbortSignal): Promise<void> {
+/** Uploads a blob unless the repository has it already (attach's files, sign's payloads and configs). */
+export async function uploadIfMissing(client: RegistryClient, repo: string, desc: Descriptor, open: () => Readable, signal?: AbortSignal): Promise<void> {
   if ((await client.headBlob(repo, desc.digest, signal ? { signal } : {})) !== null) return;
   await client.uploadBlob(repo, { digest: desc.digest, size: desc.size }, open, signal ? { signal } : {});
 }

@@ -27,6 +27,8 @@ export interface PullOptions {
   signal?: AbortSignal;
   /** Keep an interrupted download for the next run, and continue one an earlier run kept (default true). */
   resume?: boolean;
+  /** Fetch this manifest digest instead of what REF's tag names now (pull --verify-key: the digest it verified). */
+  pinDigest?: string;
 }
 
 export interface PullResult {
@@ -57,7 +59,7 @@ export async function pullImage(ref: Reference, opts: PullOptions): Promise<Pull
   const want: Platform | undefined = opts.platform ? parsePlatform(opts.platform) : undefined;
 
   // Nothing is printed before the registry has answered (docker prints nothing on stdout for a failed pull).
-  const source = new RemoteSource(client, ref.repository, ref.identifier);
+  const source = new RemoteSource(client, ref.repository, opts.pinDigest ?? ref.identifier);
   const root = parseDoc(await source.root());
   emit({ type: 'pull-start', reference: name, tag: ref.tag ?? ref.digest ?? 'latest', repository: ref.name });
   emit({ type: 'resolved', digest: root.desc.digest, mediaType: root.parsed.mediaType });

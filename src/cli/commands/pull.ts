@@ -1,4 +1,7 @@
+import type { Reference } from '../../reference/index.js';
+import type { RegistryClient } from '../../registry/index.js';
 import { parseReference } from '../../reference/index.js';
+import type { CommandContext } from '../context.js';
 import { defineCommand } from '../define.js';
 import { explainMissingManifest } from '../missing-image.js';
 import { createRenderer } from '../progress.js';
@@ -15,7 +18,10 @@ export default defineCommand({
     ],
   },
   args: { ref: { required: true, description: '[REGISTRYHOST/][USERNAME/]NAME[:TAG|@DIGEST]' } },
-  options: { allPlatforms: { type: 'boolean', description: 'download every platform of a multi-platform image' } },
+  options: {
+    allPlatforms: { type: 'boolean', description: 'download every platform of a multi-platform image' },
+    verifyKey: { type: 'repeatable', value: 'file', description: 'pull only if the manifest digest is signed with this public key (repeatable; env DHE_VERIFY_KEY)' },
+  },
   async run(ctx, { ref: refText, ...opts }) {
     const { pullImage } = await import('../../transfer/pull.js');
     // NAME:TAG@DIGEST is pinned by its digest and the tag ignored, as docker does: one name, NAME@DIGEST
@@ -25,10 +31,12 @@ export default defineCommand({
     const client = await clientFor(ctx, ref.registry);
     const renderer = createRenderer(ctx.out);
     try {
+      const verified = await verifyFirst(ctx, client, ref, [...(opts.verifyKey ?? []), ...verifyKeysFromEnv(ctx.settings.env)]);
       const result = await pullImage(ref, {
         store,
         client,
         allPlatforms: !!opts.allPlatforms,
+        ...(verified ? { pinDigest: verified } : {}),
         ...transferSettings(ctx, renderer),
       });
       renderer.finish();
@@ -53,3 +61,19 @@ export default defineCommand({
     }
   },
 });
+
+/** DHE_VERIFY_KEY: public key files, comma-separated. */
+function verifyKeysFromEnv(env: NodeJS.ProcessEnv): string[] {
+  return (env.DHE_VERIFY_KEY ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** With keys: REF's digest (an index's own) must be signed by one of them before anything is downloaded (exit 8); returns that digest. */
+async function verifyFirst(ctx: CommandContext, client: RegistryClient, ref: Reference, keyFiles: string[]): Promise<string | undefined> {
+  if (keyFiles.length === 0) return undefined;
+  const { loadPublicKey } = await import('../../sign/keys.js');
+  const { verifyImage } = await import('../../sign/verify.js');
+  const keys = await Promise.all(keyFiles.map((f) => loadPublicKey(f)));
+  const r = await verifyImage(ref, { client, keys, signal: ctx.signal });
+  ctx.out.info(`Verified: ${ref.toString()}@${r.digest} (${r.verified} of ${r.total} signature${r.total === 1 ? '' : 's'})`);
+  return r.digest; // the pull fetches this digest: a tag moved since cannot slip in an unverified manifest
+}
