@@ -184,8 +184,13 @@ export async function startFaultProxy(upstreamUrl: string, opts: FaultProxyOptio
         limit.left--;
         hit.status = 413;
         hit.fault = 'body-limit';
-        res.writeHead(413, { 'content-type': 'text/html', connection: 'close' });
-        res.end('<html><body><h1>413 Request Entity Too Large</h1></body></html>');
+        // as nginx does (lingering close): the body is read and dropped, so the client gets the 413 rather than a
+        // connection closed under a body it is still writing (a reset, which other rules test)
+        req.on('data', (c: Buffer) => (hit.bodyBytes += c.length));
+        req.on('end', () => {
+          res.writeHead(413, { 'content-type': 'text/html', connection: 'close' });
+          res.end('<html><body><h1>413 Request Entity Too Large</h1></body></html>');
+        });
         req.resume();
         return;
       }
