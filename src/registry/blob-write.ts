@@ -3,7 +3,7 @@
 // chunk size or after a 413 (the chunk size that passes is learnt for the rest of this client's life). A retryable
 // failure starts that blob's upload again from source(); on abort or failure the upload session is cancelled (DELETE).
 
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { DheError, isDheError } from '../errors.js';
 import { splitDigest } from '../oci/digest.js';
 import { resolveTarget } from '../transport/origin-guard.js';
@@ -12,6 +12,7 @@ import { unionScopes } from '../auth/challenge.js';
 import { checkBlobDigest } from './checks.js';
 import { scopeOf, type Exchange, type SentResponse } from './exchange.js';
 import { BodyTooLarge, counting, localBlobError, pow2Floor, verifying } from './streams.js';
+import { ChunkReader } from './chunk-reader.js';
 
 export interface UploadBlobOptions {
   /** Called with the total bytes sent so far (starts again from 0 when the upload restarts). */
@@ -65,6 +66,7 @@ interface SessionRequest {
 
 const MIN_CHUNK = 1024 * 1024;
 const MAX_FIRST_CHUNK = 16 * 1024 * 1024;
+const MAX_RESUME_CHUNK = 64 * 1024 * 1024;
 /** 413s one upload may meet (each halves the chunk size) before the body limit is reported. */
 const MAX_TOO_LARGE = 6;
 const UPLOAD_ATTEMPTS = 3;
@@ -247,10 +249,18 @@ export class BlobWriter {
   private async send(repo: string, s: Session, desc: Desc, src: Readable, opts: UploadBlobOptions): Promise<void> {
     const asked = this.learntChunk ?? (s.chunkMin ? Math.max(s.chunkMin, this.chunkBytes) : undefined);
     // a session kept across runs is chunked, so that what the registry confirmed is known after every chunk
-    const chunk = asked ?? (opts.session && desc.size > this.chunkBytes ? this.chunkBytes : undefined);
+    const chunk = asked ?? (opts.session && desc.size > this.chunkBytes ? this.resumeChunk(desc.size) : undefined);
     if (s.offset > 0 || (chunk && desc.size > chunk)) await this.uploadChunked(repo, s, desc, src, chunk ?? this.chunkBytes, opts);
     else if (desc.size <= this.monolithicMax || (chunk && desc.size <= chunk)) await this.uploadMonolithic(repo, s.location, desc, src, opts);
     else await this.uploadStreamed(repo, s.location, desc, src, opts);
+  }
+
+  /**
+   * The chunk size of a resumable upload: at least chunkBytes, else a sixteenth of the blob (an interruption loses at
+   * most that much), at most MAX_RESUME_CHUNK (fewer requests; chunks stream, so their size costs no memory).
+   */
+  private resumeChunk(size: number): number {
+    return Math.max(this.chunkBytes, Math.min(MAX_RESUME_CHUNK, pow2Floor(size / 16)));
   }
 
   /** Throws what sending the blob again cannot help with: a cancel, local bytes that are wrong, an integrity refusal. */
@@ -319,46 +329,29 @@ export class BlobWriter {
   }
 
   /**
-   * PATCHes of `chunkSize` from s.offset (the bytes before it are read and hashed but not sent: the registry has
-   * them), each recorded in opts.session once the registry confirmed it, then the closing PUT.
+   * PATCHes of `chunkSize` from s.offset, each streamed from the source (the bytes before s.offset are read and
+   * hashed but not sent: the registry has them), each recorded in opts.session once the registry confirmed it, then
+   * the closing PUT.
    */
   private async uploadChunked(repo: string, s: Session, desc: Desc, src: Readable, chunkSize: number, opts: UploadBlobOptions): Promise<void> {
-    let skip = s.offset;
-    const sendChunk = async (buf: Buffer): Promise<void> => {
-      const headers = { 'content-type': 'application/octet-stream', 'content-range': `${s.offset}-${s.offset + buf.length - 1}` };
-      // a 413 leaves the session where it was (atStart: it can be continued with smaller chunks)
-      const res = await this.x.checkStatus(await this.sendBody(repo, desc, { method: 'PATCH', url: s.location, headers, body: buf, sent: buf.length, atStart: true }, opts), 202, 204);
+    const reader = new ChunkReader(src, s.offset);
+    while (s.offset < desc.size) {
+      const n = Math.min(chunkSize, desc.size - s.offset);
+      const headers = { 'content-type': 'application/octet-stream', 'content-length': String(n), 'content-range': `${s.offset}-${s.offset + n - 1}` };
+      // each chunk streams from the source (none is held in memory); a 413 leaves the session where it was
+      // (atStart: it is continued in smaller chunks, from the source opened again)
+      const body = Readable.from(reader.take(n), { objectMode: false });
+      const res = await this.x.checkStatus(await this.sendBody(repo, desc, { method: 'PATCH', url: s.location, headers, body, sent: n, atStart: true }, opts), 202, 204);
       await res.dump();
       s.location = uploadLocation(res.header('location') ?? s.location, res.url);
-      s.offset += buf.length;
+      s.offset += n;
       if (opts.session) {
         await opts.session.record(s.location, s.offset);
         s.kept = true;
       }
       opts.onProgress?.(s.offset);
-    };
-    let pending: Buffer[] = [];
-    let pendingLen = 0;
-    for await (const c of src) {
-      let b = c as Buffer;
-      if (skip > 0) {
-        const n = Math.min(skip, b.length);
-        skip -= n;
-        b = b.subarray(n);
-        if (b.length === 0) continue;
-      }
-      pending.push(b);
-      pendingLen += b.length;
-      while (pendingLen >= chunkSize) {
-        const all = Buffer.concat(pending);
-        await sendChunk(all.subarray(0, chunkSize));
-        const rest = all.subarray(chunkSize);
-        pending = rest.length ? [rest] : [];
-        pendingLen = rest.length;
-      }
     }
-    if (pendingLen > 0) await sendChunk(Buffer.concat(pending));
-    if (s.offset !== desc.size) throw localBlobError('SIZE_MISMATCH', desc.digest, `${s.offset} bytes, expected ${desc.size}`);
+    if ((await reader.rest()) > 0) throw localBlobError('SIZE_MISMATCH', desc.digest, `more than ${desc.size} bytes`);
     await this.close(repo, s.location, desc, opts);
   }
 }
