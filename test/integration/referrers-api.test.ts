@@ -2,8 +2,8 @@
 // 2.8), and `copy --referrers` between a registry with it and one without (the referrers tag schema), carrying
 // SBOMs, an SBOM's own signature and cosign's `sha256-<hex>.sig` tags along, digests kept.
 
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getHarness } from '../harness/index.js';
 import { startMiniRegistry } from '../harness/mini-registry.js';
@@ -75,8 +75,11 @@ describe('a registry with the referrers API', () => {
     expect(asked.some((p) => p.includes(fallbackTag(img.manifest.digest)))).toBe(false);
 
     const out = join(tempDir(), 'out');
-    const f = await runCli(['fetch', `${front.host}/${repo}@${logDigest}`, '-o', out], { env: home.env });
-    expect(f.code).toBe(0);
+    for (const [digest, path] of [[logDigest, log], [sbomDigest, sbom]] as const) {
+      const f = await runCli(['fetch', `${front.host}/${repo}@${digest}`, '-o', out], { env: home.env });
+      expect(f.code, f.stderr).toBe(0);
+      expect(readFileSync(join(out, basename(path)))).toEqual(readFileSync(path));
+    }
   });
 });
 
