@@ -3,7 +3,7 @@
 
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ProxySettings, TlsSettings } from '../config.js';
 import { DheError } from '../errors.js';
 import { redactUrl, silentTrace, type Trace } from '../trace.js';
@@ -14,6 +14,7 @@ import { guardTarget } from './origin-guard.js';
 import { proxyFor } from './proxy.js';
 import { backoffDelay, DEFAULT_RETRY, isRetryable, parseRetryAfter, RETRY_STATUSES, type RetryOptions } from './retry.js';
 import { loadHostTls, type HostTls } from './tls.js';
+import { newAgent, newProxyAgent, request } from './undici-core.js';
 
 export interface TimeoutOptions {
   connectMs?: number;
@@ -145,11 +146,11 @@ export class Transport {
         if (proxy) {
           this.trace.log(`proxy ${redactUrl(proxy)} for ${u.host}`);
           return {
-            d: new ProxyAgent({ uri: proxy, requestTls: connect, proxyTls: { timeout: this.timeouts.connectMs }, keepAliveTimeout: 30_000 }),
+            d: await newProxyAgent({ uri: proxy, requestTls: connect, proxyTls: { timeout: this.timeouts.connectMs }, keepAliveTimeout: 30_000 }),
             proxy,
           };
         }
-        return { d: new Agent({ connect, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 32 }) };
+        return { d: newAgent({ connect, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 32 }) };
       })();
       p.catch(() => this.dispatchers.delete(key));
       this.dispatchers.set(key, p);
@@ -224,11 +225,10 @@ export class Transport {
   private async dispatch(url: URL, method: string, headers: Record<string, string>, req: HttpRequest, via: { proxy?: string }): Promise<Dispatcher.ResponseData> {
     const disp = await this.dispatcherFor(url);
     via.proxy = disp.proxy;
-    return request(url, {
+    return request(disp.d, url, {
       method: method as Dispatcher.HttpMethod,
       headers,
       body: req.body as Dispatcher.DispatchOptions['body'],
-      dispatcher: disp.d,
       signal: req.signal,
       headersTimeout: this.timeouts.headersMs,
       bodyTimeout: req.bodyIdleMs ?? this.timeouts.bodyIdleMs,

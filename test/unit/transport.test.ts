@@ -259,3 +259,13 @@ describe('error mapping', () => {
     expect(mapNetworkError(err('ECONNREFUSED'), { host: 'reg', proxy: 'http://proxy:3128' })).toMatchObject({ code: 'PROXY' });
   });
 });
+
+describe('undici by module path (src/transport/undici-core.ts)', () => {
+  it('the Agent and request() loaded by path are the ones the undici entry exports (an update that moves them fails here)', async () => {
+    const entry = await import('undici');
+    const agent = (await import('undici/lib/dispatcher/agent.js')).default;
+    const apiRequest = (await import('undici/lib/api/api-request.js')).default;
+    expect(agent).toBe(entry.Agent);
+    expect(entry.Dispatcher.prototype.request).toBe(apiRequest);
+  });
+});
