@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Tiny launcher: everything lives in the built CLI (dist/cli/main.js), loaded only when needed.
+// Tiny launcher: everything lives in the built CLI (dist/cli-bundle/main.js, else dist/cli/main.js), loaded only when
+// needed.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 
 const args = process.argv.slice(2);
@@ -27,6 +28,10 @@ if (typeof version === 'string') {
   // Only for the CLI process (the library leaves V8 alone), and only on Node versions known to have the flag.
   const major = Number(process.versions.node.split('.')[0]);
   if (major >= 18 && major <= 24) setFlagsFromString('--liftoff-only');
-  const { main } = await import('../dist/cli/main.js');
+  // --debug stack traces name the TypeScript sources (the bundle keeps its source maps)
+  if (args.includes('--debug') || process.env.DHE_DEBUG === '1') process.setSourceMapsEnabled(true);
+  // the CLI bundled into a few files (npm run build; faster to start), else the modules tsc built
+  const bundle = new URL('../dist/cli-bundle/main.js', import.meta.url);
+  const { main } = existsSync(bundle) ? await import(bundle.href) : await import('../dist/cli/main.js');
   process.exitCode = await main(process.argv);
 }
