@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli, tempDir } from '../helpers/cli.js';
+import { runInTerminal } from '../helpers/pty.js';
 import { MT, buildImage, buildIndex, fetchManifest, putManifest, seedImage, seedIndex, sha256, uniqueRepo, uploadBlob, type Target } from '../helpers/images.js';
 
 const h = getHarness();
@@ -274,5 +275,26 @@ describe('sign and verify (cosign 2 layout, distribution 2.8)', () => {
     expect(opensslVerify(join(dir, 'cosign.pub'), payload, m.layers[0].annotations[SIG], dir)).toBe('Verified OK');
     const v = await runCli(['verify', img.ref, '--key', join(dir, 'cosign.pub')], { env: home.env });
     expect(v.code).toBe(0);
+  });
+
+  it('on a terminal without COSIGN_PASSWORD the password is asked (twice for key generate), hidden, and used', async () => {
+    const home = freshHome();
+    const dir = tempDir();
+    const key = join(dir, 'ci.key');
+    const pw = 'typed at the prompt';
+    const g = await runInTerminal(['key', 'generate', '--output-key-prefix', join(dir, 'ci')], {
+      env: { ...home.env, COSIGN_PASSWORD: undefined },
+      answers: { 'Enter password for private key: ': `${pw}\r`, 'Enter password for private key again: ': `${pw}\r` },
+      secrets: [pw],
+    });
+    expect(g.code, g.out).toBe(0);
+    expect(g.out).toContain(`Private key written to ${key}`);
+    const img = await seeded('signtty');
+    const signed = await runInTerminal(['sign', img.ref, '--key', key], { env: { ...home.env, COSIGN_PASSWORD: undefined }, answers: { 'Enter password for private key: ': `${pw}\r` }, secrets: [pw] });
+    expect(signed.code, signed.out).toBe(0);
+    const v = await runCli(['verify', img.ref, '--key', join(dir, 'ci.pub')], { env: home.env });
+    expect(v.code, v.stderr).toBe(0);
+    // the same key with the password from the environment: the prompt was given the password, not a guess
+    expect((await runCli(['sign', img.ref, '--key', key], { env: { ...home.env, COSIGN_PASSWORD: 'not it' } })).code).toBe(2);
   });
 });
