@@ -40,7 +40,9 @@ export async function getReferrers(x: Exchange, repo: string, digest: string, op
     if (isDheError(e) && e.code === 'PROTOCOL') throw new DheError('MALFORMED_MANIFEST', `${x.registry} sent a referrers listing larger than ${MANIFEST_MAX_BYTES} bytes`, { hint: 'the registry is broken or hostile; the listing was not used' });
     throw e;
   }
-  const parsed = parseManifest(bytes, 'application/vnd.oci.image.index.v1+json');
+  // parsed as what the registry says it sent, so that an image manifest is named as such below
+  const sent = (res.header('content-type') ?? '').split(';')[0]!.trim();
+  const parsed = parseManifest(bytes, sent === 'application/vnd.oci.image.manifest.v1+json' ? sent : 'application/vnd.oci.image.index.v1+json');
   if (parsed.kind !== 'index') throw new DheError('MALFORMED_MANIFEST', `${x.registry} answered the referrers API with an image manifest, not an index`, { hint: 'the registry is broken or hostile; the listing was not used' });
   const applied = (res.header('oci-filters-applied') ?? '').split(',').map((s) => s.trim());
   return { index: parsed.index, filtered: applied.includes('artifactType') };

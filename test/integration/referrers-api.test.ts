@@ -191,7 +191,7 @@ describe('hostile referrers listings', () => {
       const badType = { ...entry, artifactType: 'text/\u001b[2Jevil\u0007' };
       const cases: Array<[string, { body: Buffer; type: string }, RegExp]> = [
         ['an escape sequence as artifactType', { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [badType] })), type: MT.ociIndex }, /^Error: malformed manifest: manifests\[0\]\.artifactType .* is not a media type/],
-        ['an image manifest', { body: img.manifest.bytes, type: MT.ociManifest }, /^Error: malformed manifest: mediaType "application\/vnd.oci.image.manifest.v1\+json" does not match/],
+        ['an image manifest', { body: img.manifest.bytes, type: MT.ociManifest }, /^Error: .* answered the referrers API with an image manifest, not an index/],
         ['not JSON', { body: Buffer.from('<html>oops</html>'), type: MT.ociIndex }, /^Error: /],
         ['5 MiB', { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [], pad: 'x'.repeat(5 * 1024 * 1024) })), type: MT.ociIndex }, /^Error: .*referrers listing larger than \d+ bytes/],
       ];
