@@ -39,17 +39,22 @@ export async function listReferrers(client: RegistryClient, repo: string, digest
   return { manifests: (fallback?.manifests ?? []).filter(wanted), via: 'tag' };
 }
 
-/** The index tagged `sha256-<hex>` (the referrers tag schema), or undefined when there is none. */
-export async function readFallbackIndex(client: RegistryClient, repo: string, digest: string, signal?: AbortSignal): Promise<Index | undefined> {
-  const tag = referrersTag(digest);
-  let doc: ParsedDoc;
+/** A document under a tag the tag schemas use (`sha256-<hex>`, cosign's `.sig`), parsed; undefined when the tag is absent. */
+export async function readTaggedDoc(client: RegistryClient, repo: string, tag: string, accept: string[], signal?: AbortSignal): Promise<ParsedDoc | undefined> {
   try {
-    const got = await client.getManifest(repo, tag, { accept: [MediaType.ociIndex], ...(signal ? { signal } : {}) });
-    doc = parseDoc({ desc: { mediaType: got.mediaType, digest: got.digest, size: got.bytes.length }, bytes: got.bytes });
+    const got = await client.getManifest(repo, tag, { accept, ...(signal ? { signal } : {}) });
+    return parseDoc({ desc: { mediaType: got.mediaType, digest: got.digest, size: got.bytes.length }, bytes: got.bytes });
   } catch (e) {
     if (isDheError(e) && (e.code === 'MANIFEST_UNKNOWN' || e.code === 'NAME_UNKNOWN' || e.code === 'NOT_FOUND')) return undefined;
     throw e;
   }
+}
+
+/** The index tagged `sha256-<hex>` (the referrers tag schema), or undefined when there is none. */
+export async function readFallbackIndex(client: RegistryClient, repo: string, digest: string, signal?: AbortSignal): Promise<Index | undefined> {
+  const tag = referrersTag(digest);
+  const doc = await readTaggedDoc(client, repo, tag, [MediaType.ociIndex], signal);
+  if (!doc) return undefined;
   if (doc.parsed.kind !== 'index') {
     throw new DheError('MALFORMED_MANIFEST', `${client.registry}/${repo}:${tag} is an image manifest, not the referrers index the tag schema puts there`, {
       hint: 'something else uses that tag; remove or rename it, then attach again',

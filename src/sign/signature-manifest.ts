@@ -5,7 +5,7 @@
 // go-containerregistry image writes it).
 
 import { Readable } from 'node:stream';
-import { DheError, isDheError } from '../errors.js';
+import { DheError } from '../errors.js';
 import { referrersTag } from '../oci/artifact.js';
 import { descriptorOf, oversizeDocument, type Descriptor, type Manifest } from '../oci/index.js';
 import { SIGNATURE_PAYLOAD_MAX_BYTES, SIGNATURES_MAX } from '../oci/limits.js';
@@ -13,7 +13,7 @@ import { MediaType } from '../oci/mediatypes.js';
 import type { RegistryClient } from '../registry/index.js';
 import { readLimited } from '../transport/limited.js';
 import { uploadIfMissing } from '../transfer/attach.js';
-import { parseDoc } from '../image/walk.js';
+import { readTaggedDoc } from '../image/referrers.js';
 import { SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
 
 /** cosign's signature tag for a manifest digest: `sha256-<hex>.sig`. */
@@ -30,14 +30,8 @@ export interface StoredSignature {
 /** The signature manifest of `digest`, or undefined when the tag does not exist. */
 export async function readSignatureManifest(client: RegistryClient, repo: string, digest: string, signal?: AbortSignal): Promise<Manifest | undefined> {
   const tag = signatureTag(digest);
-  let got;
-  try {
-    got = await client.getManifest(repo, tag, { accept: [MediaType.ociManifest, MediaType.dockerManifest], ...(signal ? { signal } : {}) });
-  } catch (e) {
-    if (isDheError(e) && (e.code === 'MANIFEST_UNKNOWN' || e.code === 'NAME_UNKNOWN' || e.code === 'NOT_FOUND')) return undefined;
-    throw e;
-  }
-  const doc = parseDoc({ desc: { mediaType: got.mediaType, digest: got.digest, size: got.bytes.length }, bytes: got.bytes });
+  const doc = await readTaggedDoc(client, repo, tag, [MediaType.ociManifest, MediaType.dockerManifest], signal);
+  if (!doc) return undefined;
   if (doc.parsed.kind !== 'image') {
     throw new DheError('MALFORMED_MANIFEST', `${client.registry}/${repo}:${tag} is an index, not the signature manifest cosign puts there`, { hint: 'something else uses that tag' });
   }
