@@ -202,6 +202,9 @@ function exitCodeOfThrown(e: unknown, out: Output, signal: AbortSignal): number 
   return out.error(signal.aborted ? (signal.reason ?? e) : e);
 }
 
+/** For bin/ and the single executable: V8 settings of the CLI process (src/runtime/cli-runtime.ts). */
+export { tuneForCli } from '../runtime/cli-runtime.js';
+
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const out = new Output(options.stdout ?? process.stdout, options.stderr ?? process.stderr);
   const env = options.env ?? process.env;

@@ -4,6 +4,7 @@
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { DheError, isDheError } from '../errors.js';
 import { createVerifier, splitDigest } from '../oci/digest.js';
+import { pace } from '../runtime/gc-pacer.js';
 
 const LOCAL_BLOB_HINT = "run 'dhe-cli store verify --repair', then pull or load the image again";
 
@@ -55,6 +56,7 @@ export function verifying(raw: Readable, desc: { digest: string; size: number },
     transform(chunk: Buffer, _enc, cb) {
       if (verifier.bytes + chunk.length > desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `more than ${desc.size} bytes`)));
       verifier.update(chunk);
+      pace(chunk.length);
       // Hold back the latest chunk until the digest is checked: a wrong blob never completes on the registry.
       const prev = held;
       held = chunk;

@@ -9,6 +9,7 @@ import { DheError, fsError, isDheError } from '../errors.js';
 import { errnoCode } from '../fs/atomic.js';
 import { mkdirPrivate } from '../fs/private.js';
 import { createVerifier, digestOf, verifyDigest, type Verifier } from '../oci/digest.js';
+import { pace } from '../runtime/gc-pacer.js';
 import { TempBlobFile } from './blob-file.js';
 import { isValidDigest, parseDigest } from './digest.js';
 import type { Lease } from './leases.js';
@@ -43,6 +44,8 @@ export interface BlobFile {
 }
 
 const READ_CHUNK = 1 << 20;
+/** Reads of a blob streamed out (open: what a push sends): small enough that the few in flight stay young. */
+const STREAM_CHUNK = 256 << 10;
 
 function interrupted(signal: AbortSignal): DheError {
   const r: unknown = signal.reason;
@@ -100,11 +103,11 @@ export class BlobStore {
     const rs = createReadStream(this.path(digest), {
       start: opts.start ?? 0,
       ...(opts.end !== undefined ? { end: opts.end } : {}),
-      highWaterMark: READ_CHUNK,
+      highWaterMark: STREAM_CHUNK,
     });
     // Translate "missing" into our error type; other errors pass as they are.
     const out = new Readable({
-      highWaterMark: READ_CHUNK,
+      highWaterMark: STREAM_CHUNK,
       read() {
         rs.resume();
       },
@@ -264,7 +267,8 @@ export class BlobStore {
       if (signal?.aborted) throw interrupted(signal);
       const buf = toBuffer(chunk);
       verifier.update(buf); // throws SIZE_MISMATCH at the first byte too many: nothing more is read
-      await tmp.append(buf);
+      await tmp.append(buf); // copies: `buf` is garbage from here
+      pace(buf.length);
       onProgress?.(verifier.bytes);
     }
     if (signal?.aborted) throw interrupted(signal);

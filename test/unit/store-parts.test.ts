@@ -1,6 +1,7 @@
 // The parts of the store split out in issue 15: the one verifier (src/oci/digest.ts createVerifier), the store's
 // typed graph walk (src/store/graph.ts reachableDigests), names split by the reference grammar, and verify naming a
 // manifest that does not parse.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,5 +98,26 @@ describe('names and verify', () => {
     const r = await store.verify();
     expect(r.ok).toBe(false);
     expect(r.brokenNames).toEqual([{ name: 'reg.example/bad:1', digest, missing: [digest] }]);
+  });
+});
+
+describe('blob writes through the reused write buffers', () => {
+  it('store every byte, in order, whatever the chunk sizes against the 512 KiB buffers', async () => {
+    const store = await openStore();
+    const K = 1024;
+    // chunks that end exactly on, just before, just after and across several buffer boundaries
+    const sizes = [1, 512 * K - 1, 1, 1, 512 * K, 3 * 1024 * K + 7, 64 * K, 0, 512 * K + 1, 5];
+    const chunks = sizes.map((n) => randomBytes(n));
+    const whole = Buffer.concat(chunks);
+    const r = await store.writeBlob(chunks, { digest: sha256(whole), size: whole.length });
+    expect(r).toEqual({ digest: sha256(whole), size: whole.length, existed: false });
+    expect((await store.readBlob(r.digest, whole.length)).equals(whole)).toBe(true);
+    // two blobs written at once share the pool without mixing their bytes
+    const a = Buffer.alloc(2 * 1024 * K + 3, 0xaa);
+    const b = Buffer.alloc(2 * 1024 * K + 5, 0xbb);
+    const split = (buf: Buffer) => Array.from({ length: Math.ceil(buf.length / (100 * K)) }, (_, i) => buf.subarray(i * 100 * K, (i + 1) * 100 * K));
+    const [ra, rb] = await Promise.all([store.writeBlob(split(a), { digest: sha256(a) }), store.writeBlob(split(b), { digest: sha256(b) })]);
+    expect((await store.readBlob(ra.digest, a.length)).equals(a)).toBe(true);
+    expect((await store.readBlob(rb.digest, b.length)).equals(b)).toBe(true);
   });
 });
