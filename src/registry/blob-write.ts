@@ -67,6 +67,12 @@ interface SessionRequest {
 const MIN_CHUNK = 1024 * 1024;
 const MAX_FIRST_CHUNK = 16 * 1024 * 1024;
 const MAX_RESUME_CHUNK = 64 * 1024 * 1024;
+/**
+ * Blobs above this size upload in recorded chunks, resumable by the next run; smaller ones go in one request (an
+ * interrupted one is sent again whole: at most this much). Chunks cost a round trip each and, with several layers
+ * uploading at once, memory (bench/ push-200m: 0.87 s / 93 MiB chunked, 0.83 s / 77 MiB in one request each).
+ */
+const RESUMABLE_MIN = 64 * 1024 * 1024;
 /** 413s one upload may meet (each halves the chunk size) before the body limit is reported. */
 const MAX_TOO_LARGE = 6;
 const UPLOAD_ATTEMPTS = 3;
@@ -249,7 +255,7 @@ export class BlobWriter {
   private async send(repo: string, s: Session, desc: Desc, src: Readable, opts: UploadBlobOptions): Promise<void> {
     const asked = this.learntChunk ?? (s.chunkMin ? Math.max(s.chunkMin, this.chunkBytes) : undefined);
     // a session kept across runs is chunked, so that what the registry confirmed is known after every chunk
-    const chunk = asked ?? (opts.session && desc.size > this.chunkBytes ? this.resumeChunk(desc.size) : undefined);
+    const chunk = asked ?? (opts.session && desc.size > RESUMABLE_MIN ? this.resumeChunk(desc.size) : undefined);
     if (s.offset > 0 || (chunk && desc.size > chunk)) await this.uploadChunked(repo, s, desc, src, chunk ?? this.chunkBytes, opts);
     else if (desc.size <= this.monolithicMax || (chunk && desc.size <= chunk)) await this.uploadMonolithic(repo, s.location, desc, src, opts);
     else await this.uploadStreamed(repo, s.location, desc, src, opts);
