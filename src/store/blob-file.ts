@@ -1,8 +1,9 @@
 // The temporary file a blob is streamed into (DIR/tmp/<pid>-<nonce>.partial, 0600, tracked for removal on a forced
-// exit). Appended bytes are copied into a reused 1 MiB write buffer (write-buffers.ts: the caller's buffers die
+// exit). Appended bytes are copied into a reused 512 KiB write buffer (write-buffers.ts: the caller's buffers die
 // young instead of piling up in RSS until a full GC); a full buffer is written while the next one fills, with at most
-// one write in flight, so hashing the next chunks overlaps the disk write. Nothing here decides whether the content
-// is right: the caller verifies it, then commits (fsync, close, rename) or discards.
+// one write in flight, so hashing the next chunks overlaps the disk write; every 64 MiB a datasync starts behind the
+// writes. Nothing here decides whether the content is right: the caller verifies it, then commits (fsync, close,
+// rename) or discards.
 
 import { promises as fsp } from 'node:fs';
 import { fsError } from '../errors.js';
@@ -10,6 +11,9 @@ import { tempPath } from '../fs/atomic.js';
 import { trackTemp } from '../fs/cleanup.js';
 import { PRIVATE_FILE_MODE } from '../fs/private.js';
 import { returnWriteBuffer, takeWriteBuffer } from './write-buffers.js';
+
+/** A datasync is started behind the writes after each SYNC_EVERY bytes, so the final fsync finds little to write. */
+const SYNC_EVERY = 64 << 20;
 
 /** Writes `length` bytes of `buf` (a write may write less than asked), then gives the buffer back. */
 async function writeAll(file: fsp.FileHandle, buf: Buffer, length: number): Promise<void> {
@@ -33,6 +37,9 @@ export class TempBlobFile {
   #buf: Buffer | undefined;
   #filled = 0;
   #inflight: Promise<void> = Promise.resolve();
+  /** A datasync started behind the writes (see SYNC_EVERY), and the bytes written since the last one started. */
+  #syncing: Promise<void> | undefined;
+  #unsynced = 0;
   #writeError: unknown;
   #closed = false;
 
@@ -70,6 +77,7 @@ export class TempBlobFile {
   /** Writes what is queued and closes the file, leaving it where it is (a kept download). Never throws. */
   async keep(): Promise<void> {
     await this.drain().catch(() => {});
+    await this.#syncing;
     if (!this.#closed) await this.#file.close().catch(() => {});
     this.#closed = true;
   }
@@ -98,6 +106,25 @@ export class TempBlobFile {
     this.#inflight = writeAll(this.#file, buf, length).catch((e: unknown) => {
       this.#writeError = e;
     });
+    this.#unsynced += length;
+    if (this.#unsynced >= SYNC_EVERY && this.#syncing === undefined) this.#syncInBackground();
+  }
+
+  /**
+   * Starts writing what is written so far to disk while the transfer goes on. The page cache holds gigabytes before
+   * the kernel writes back on its own, so without this a large blob's final fsync wrote all of it after the last
+   * byte had arrived (1 GiB: ~1 s of waiting).
+   */
+  #syncInBackground(): void {
+    this.#unsynced = 0;
+    this.#syncing = this.#inflight
+      .then(() => this.#file.datasync())
+      .catch((e: unknown) => {
+        this.#writeError ??= e;
+      })
+      .finally(() => {
+        this.#syncing = undefined;
+      });
   }
 
   #throwWriteError(): void {
@@ -113,6 +140,8 @@ export class TempBlobFile {
 
   /** fsync and close; the file stays for the caller to rename or remove. */
   async syncAndClose(): Promise<void> {
+    await this.#syncing;
+    this.#throwWriteError();
     await this.#file.sync();
     this.#closed = true;
     await this.#file.close();
@@ -127,6 +156,7 @@ export class TempBlobFile {
   /** Waits for the write in flight, closes and removes the file. Never throws. */
   async discard(): Promise<void> {
     await this.#inflight;
+    await this.#syncing;
     if (!this.#closed) await this.#file.close().catch(() => {});
     this.#closed = true;
     await fsp.unlink(this.path).catch(() => {});
