@@ -66,6 +66,8 @@ interface SessionRequest {
 
 const MIN_CHUNK = 1024 * 1024;
 const MAX_FIRST_CHUNK = 16 * 1024 * 1024;
+/** Resumable chunks: a round trip each (bench/ push-200m: 8 MiB chunks 0.79-0.92 s, 16 MiB 0.75-0.77 s). */
+const MIN_RESUME_CHUNK = 16 * 1024 * 1024;
 const MAX_RESUME_CHUNK = 64 * 1024 * 1024;
 /**
  * Blobs above this size upload in recorded chunks, resumable by the next run; smaller ones go in one request (an
@@ -262,11 +264,11 @@ export class BlobWriter {
   }
 
   /**
-   * The chunk size of a resumable upload: at least chunkBytes, else a sixteenth of the blob (an interruption loses at
-   * most that much), at most MAX_RESUME_CHUNK (fewer requests; chunks stream, so their size costs no memory).
+   * The chunk size of a resumable upload: a sixteenth of the blob (an interruption loses at most that much), at least
+   * MIN_RESUME_CHUNK, at most MAX_RESUME_CHUNK (fewer requests; chunks stream, so their size costs no memory).
    */
   private resumeChunk(size: number): number {
-    return Math.max(this.chunkBytes, Math.min(MAX_RESUME_CHUNK, pow2Floor(size / 16)));
+    return Math.max(MIN_RESUME_CHUNK, Math.min(MAX_RESUME_CHUNK, pow2Floor(size / 16)));
   }
 
   /** Throws what sending the blob again cannot help with: a cancel, local bytes that are wrong, an integrity refusal. */

@@ -17,7 +17,7 @@ import { waitFor } from '../helpers/wait.js';
 const h = getHarness();
 const plain = { url: h.plain.url };
 const MiB = 1024 * 1024;
-const HALF = 32 * MiB; // four 8 MiB chunks
+const HALF = 32 * MiB; // two 16 MiB chunks
 let proxy: FaultProxy;
 let img: BuiltImage;
 let srcRepo: string;
@@ -101,7 +101,7 @@ describe('push resumes across runs', () => {
     console.log(`[figures] push resumed after ${signal}: second run sent ${sent.bytes} of ${layer().size} bytes`);
   }, 180_000);
 
-  it('behind a body limit (413 for 8 MiB chunks) the push resumes too, in the smaller chunks the limit lets through', async () => {
+  it('behind a body limit (413 for 16 MiB chunks) the push resumes too, in the smaller chunks the limit lets through', async () => {
     const { env, repo, target } = await prepared();
     const limit = () => proxy.add({ kind: 'body-limit', maxBytes: 6 * MiB, method: 'PATCH', path: `/v2/${repo}/blobs/uploads/`, times: Infinity });
     limit();

@@ -51,7 +51,7 @@ describe('SIGTERM', () => {
     // the archive comes on standard input, as in `docker save … | dhe-cli load`, and stops coming half-way
     const run = startCli(['load'], { env: home.env, keepStdin: true, timeoutMs: 30_000 });
     const child = run.child;
-    child.stdin!.write(tar.subarray(0, 6 << 20)); // 6 of the layer's 8 MiB: the store writes in 4 MiB steps
+    child.stdin!.write(tar.subarray(0, 6 << 20)); // 6 of the layer's 8 MiB: the store writes in 512 KiB steps
     try {
       // precondition: the load is really mid-way, bytes of the layer are in a temporary file of the store
       await untilCond('a partly written layer in the store', () =>
