@@ -164,7 +164,7 @@ export class StoreSink implements ImageSink {
  * The chunks of a Readable one by one, as they arrive ('data' events, paused above `maxQueued` bytes). Unlike
  * `for await (const c of readable)`, whose read() joins every buffered chunk into a new Buffer, this never copies.
  */
-export async function* chunksOf(stream: Readable, maxQueued = 512 * 1024): AsyncGenerator<Buffer> {
+export async function* chunksOf(stream: Readable, maxQueued = 128 * 1024): AsyncGenerator<Buffer> {
   const queue: Buffer[] = [];
   let head = 0;
   let queued = 0;

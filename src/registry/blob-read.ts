@@ -84,7 +84,8 @@ export class BlobReader {
 
 /** One blob download: the response being read, what came so far, and the resumes left. */
 class Download {
-  private readonly out = new PassThrough({ highWaterMark: 256 * 1024 });
+  // small: what waits here outlives scavenges and is freed only by a full GC (src/runtime/gc-pacer.ts)
+  private readonly out = new PassThrough({ highWaterMark: 64 * 1024 });
   /** The one verifying pass (oci/digest.ts), or none with `verify: false` (the store then hashes once). */
   private readonly verifier: Verifier | undefined;
   private readonly maxResumes: number;
