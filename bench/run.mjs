@@ -12,6 +12,7 @@
 // the registry logged for the last run. Also `dhe-cli --version` start-up (median of 10). In the same run, what the
 // machine allows for each pulled image (the "limit" rows): its blobs fetched by parallel curls to /dev/null, to files
 // then `sync`, and `openssl dgst -sha256` over those files, so a pull's distance to the hardware is visible.
+// Every measured run starts after `sync` (the previous run's dirty pages written, its removed store freed).
 // Prints a table with dhe-cli/skopeo ratios against the targets of issue 16 and writes bench/results/latest.json.
 // Everything it creates lives in one temp dir, removed at the end (also on Ctrl-C).
 
