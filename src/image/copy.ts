@@ -29,7 +29,7 @@ export interface TransferOptions {
   signal?: AbortSignal;
   onEvent?: EventSink;
   events?: EventStyle;
-  /** Hash blobs read from the source (false when the sink hashes what it writes anyway, as the store does). */
+  /** Hash blobs read from the source (false when the sink hashes what it writes anyway: the store, a registry). */
   verifyBlobs?: boolean;
 }
 
@@ -132,6 +132,7 @@ async function moveBlob(job: Job, desc: Descriptor, signal: AbortSignal): Promis
   const put = await sink.putBlob(desc, (offset?: number) => source.blob(desc, { signal, verify: opts.verifyBlobs ?? true, ...(offset ? { offset } : {}) }), {
     signal,
     ...(source.resumable ? { resumable: true } : {}),
+    ...(source.label ? { from: source.label } : {}),
     ...(emit ? { onResume: (offset: number) => emit({ type: 'resuming', id: shortId(desc.digest), digest: desc.digest, direction, offset }) } : {}),
     ...(progress ? { onProgress: (bytes: number) => emit({ type: 'progress', id: shortId(desc.digest), digest: desc.digest, bytes, total: desc.size }) } : {}),
   });

@@ -10,6 +10,7 @@ import type { BlobReadOptions, Doc, ImageSource } from './source.js';
 export class RemoteSource implements ImageSource {
   readonly kind = 'registry';
   readonly resumable = true;
+  readonly label: string;
 
   /** `reference`: the tag or digest root() reads. */
   constructor(
@@ -17,7 +18,9 @@ export class RemoteSource implements ImageSource {
     readonly repository: string,
     readonly reference: string,
     readonly signal?: AbortSignal,
-  ) {}
+  ) {
+    this.label = `${client.registry}/${repository}`;
+  }
 
   root(): Promise<Doc> {
     return this.#get(this.reference, this.signal);
@@ -96,6 +99,7 @@ export class RemoteSink implements ImageSink {
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(this.sessions ? { session: this.sessions.session(this.client.registry, this.repository, desc.digest) } : {}),
       ...(opts.onResume ? { onResume: opts.onResume } : {}),
+      ...(opts.from ? { from: opts.from } : {}),
     });
     return { written: true, size: desc.size };
   }

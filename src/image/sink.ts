@@ -13,6 +13,8 @@ export interface PutBlobOptions {
   onResume?: (offset: number) => void;
   /** `open` can start at an offset (the source is a registry). */
   resumable?: boolean;
+  /** The source's label (ImageSource.label), for a sink that checks the bytes to name where wrong ones came from. */
+  from?: string;
 }
 
 export interface ImageSink {

@@ -33,4 +33,6 @@ export interface ImageSource {
   has(digest: string): Promise<boolean>;
   /** "registry/repository" places the blob is known to be in too (for cross-repository mounts). */
   origins?(digest: string): Promise<string[]>;
+  /** Where blob bytes are read, named by a sink that finds them wrong (a registry: "registry/repository"). */
+  readonly label?: string;
 }

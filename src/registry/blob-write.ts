@@ -11,7 +11,7 @@ import { backoffDelay, isRetryable, pause } from '../transport/retry.js';
 import { unionScopes } from '../auth/challenge.js';
 import { checkBlobDigest } from './checks.js';
 import { scopeOf, type Exchange, type SentResponse } from './exchange.js';
-import { BodyTooLarge, counting, localBlobError, pow2Floor, verifying } from './streams.js';
+import { BodyTooLarge, counting, pow2Floor, sentBlobError, verifying } from './streams.js';
 import { ChunkReader } from './chunk-reader.js';
 
 export interface UploadBlobOptions {
@@ -26,6 +26,8 @@ export interface UploadBlobOptions {
   session?: UploadSessionRecord;
   /** Called when a kept session is continued, with the offset the registry confirmed. */
   onResume?: (offset: number) => void;
+  /** Where the bytes are read (a copy's source: "registry/repository"), named when they are wrong; none: the store. */
+  from?: string;
 }
 
 /** Where an upload session is kept between runs (structurally the store's UploadSession). */
@@ -180,7 +182,7 @@ export class BlobWriter {
         s = reuse ?? { ...(await this.start(repo, opts.signal)), offset: 0 };
         reuse = undefined;
         local = undefined;
-        src = verifying(source(), desc, (e) => (local ??= e));
+        src = verifying(source(), desc, (e) => (local ??= e), opts.from);
         await this.send(repo, s, desc, src, opts);
         await opts.session?.forget();
         return;
@@ -188,7 +190,7 @@ export class BlobWriter {
         src?.destroy();
         if (e instanceof BodyTooLarge && e.atStart && s && !opts.signal?.aborted) reuse = s;
         else if (s) await this.endSession(repo, s, e, attempt, opts);
-        this.throwIfFinal(e, desc, local, opts.signal);
+        this.throwIfFinal(e, desc, local, opts);
         if (e instanceof BodyTooLarge) {
           this.learn(e, ++tooLarge);
           attempt--; // not a failure of the network
@@ -272,12 +274,13 @@ export class BlobWriter {
   }
 
   /** Throws what sending the blob again cannot help with: a cancel, local bytes that are wrong, an integrity refusal. */
-  private throwIfFinal(e: unknown, desc: Desc, local: DheError | undefined, signal?: AbortSignal): void {
+  private throwIfFinal(e: unknown, desc: Desc, local: DheError | undefined, opts: UploadBlobOptions): void {
+    const { signal } = opts;
     if (signal?.aborted) throw isDheError(e) && e.code === 'INTERRUPTED' ? e : new DheError('INTERRUPTED', `upload of ${desc.digest.slice(0, 19)} cancelled`, { cause: e });
     // The local bytes are wrong (found while sending, or the registry says so): sending them again cannot help.
     if (local) throw local;
     const integrity = registryCodes(e).find((c): c is string => typeof c === 'string' && UPLOAD_INTEGRITY_CODES.includes(c));
-    if (integrity) throw localBlobError(integrity === 'DIGEST_INVALID' ? 'DIGEST_MISMATCH' : 'SIZE_MISMATCH', desc.digest, `${this.x.registry} answered ${integrity}`, e);
+    if (integrity) throw sentBlobError(integrity === 'DIGEST_INVALID' ? 'DIGEST_MISMATCH' : 'SIZE_MISMATCH', desc.digest, `${this.x.registry} answered ${integrity}`, { from: opts.from, cause: e });
     if (isDheError(e) && (e.code === 'DIGEST_MISMATCH' || e.code === 'SIZE_MISMATCH')) throw e;
   }
 
@@ -306,11 +309,11 @@ export class BlobWriter {
   }
 
   /** The answer that completes the blob: 201 (or 200/204), with the registry's digest, if it names one, ours. */
-  private async finish(res: SentResponse, desc: Desc): Promise<void> {
+  private async finish(res: SentResponse, desc: Desc, opts: UploadBlobOptions): Promise<void> {
     await this.x.checkStatus(res, 201, 204, 200);
     await res.dump();
     const header = res.header('docker-content-digest');
-    if (header && header !== desc.digest) throw localBlobError('DIGEST_MISMATCH', desc.digest, `${this.x.registry} stored it as ${header}`);
+    if (header && header !== desc.digest) throw sentBlobError('DIGEST_MISMATCH', desc.digest, `${this.x.registry} stored it as ${header}`, { from: opts.from });
   }
 
   /** The whole blob as one request body (PUT ?digest= or PATCH). */
@@ -321,7 +324,7 @@ export class BlobWriter {
 
   private async uploadMonolithic(repo: string, location: string, desc: Desc, src: Readable, opts: UploadBlobOptions): Promise<void> {
     const res = await this.sendBody(repo, desc, this.wholeBody('PUT', withDigest(location, desc.digest), desc, src, opts), opts);
-    await this.finish(res, desc);
+    await this.finish(res, desc, opts);
   }
 
   private async uploadStreamed(repo: string, location: string, desc: Desc, src: Readable, opts: UploadBlobOptions): Promise<void> {
@@ -333,7 +336,7 @@ export class BlobWriter {
   /** The final `PUT ?digest=` with an empty body that turns an upload session into the blob. */
   private async close(repo: string, location: string, desc: Desc, opts: UploadBlobOptions): Promise<void> {
     const put = await this.sendBody(repo, desc, { method: 'PUT', url: withDigest(location, desc.digest), headers: { 'content-length': '0' }, sent: 0 }, opts);
-    await this.finish(put, desc);
+    await this.finish(put, desc, opts);
   }
 
   /**
@@ -359,7 +362,7 @@ export class BlobWriter {
       }
       opts.onProgress?.(s.offset);
     }
-    if ((await reader.rest()) > 0) throw localBlobError('SIZE_MISMATCH', desc.digest, `more than ${desc.size} bytes`);
+    if ((await reader.rest()) > 0) throw sentBlobError('SIZE_MISMATCH', desc.digest, `more than ${desc.size} bytes`, { from: opts.from });
     await this.close(repo, s.location, desc, opts);
   }
 }

@@ -7,12 +7,18 @@ import { createVerifier, splitDigest } from '../oci/digest.js';
 import { pace } from '../runtime/gc-pacer.js';
 
 const LOCAL_BLOB_HINT = "run 'dhe-cli store verify --repair', then pull or load the image again";
+const SOURCE_BLOB_HINT = 'the source registry, its storage or something between altered the content; the destination did not keep it';
 
-/** The local content of a blob we upload does not match its descriptor: not the network's fault, never retried. */
-export function localBlobError(code: 'DIGEST_MISMATCH' | 'SIZE_MISMATCH', digest: string, detail: string, cause?: unknown): DheError {
-  return new DheError(code, `the local blob ${digest} does not match its ${code === 'SIZE_MISMATCH' ? 'size' : 'digest'} (${detail})`, {
-    hint: LOCAL_BLOB_HINT,
-    cause,
+/**
+ * The content of a blob we upload does not match its descriptor: not the network's fault, never retried. `from`:
+ * where the bytes were read (a copy's source registry); none: the local store.
+ */
+export function sentBlobError(code: 'DIGEST_MISMATCH' | 'SIZE_MISMATCH', digest: string, detail: string, opts: { from?: string | undefined; cause?: unknown } = {}): DheError {
+  const what = code === 'SIZE_MISMATCH' ? 'size' : 'digest';
+  const blob = opts.from === undefined ? `the local blob ${digest}` : `blob ${digest} read from ${opts.from}`;
+  return new DheError(code, `${blob} does not match its ${what} (${detail})`, {
+    hint: opts.from === undefined ? LOCAL_BLOB_HINT : SOURCE_BLOB_HINT,
+    cause: opts.cause,
   });
 }
 
@@ -42,9 +48,9 @@ export function waitDrain(w: Writable): Promise<void> {
 /**
  * Passes the blob's bytes through, hashing and counting them with the one verifier (src/oci/digest.ts): more bytes
  * than desc.size, fewer, or another digest → `onBad(error)` and the stream fails before the last byte is sent (the
- * registry never gets a wrong blob). Errors name the local blob (never retried: not the network's fault).
+ * registry never gets a wrong blob). Errors name the local blob, or `from` (never retried: not the network's fault).
  */
-export function verifying(raw: Readable, desc: { digest: string; size: number }, onBad: (e: DheError) => void): Readable {
+export function verifying(raw: Readable, desc: { digest: string; size: number }, onBad: (e: DheError) => void, from?: string): Readable {
   splitDigest(desc.digest, 'INVALID_REFERENCE');
   const verifier = createVerifier({ digest: desc.digest });
   let held: Buffer | undefined;
@@ -54,7 +60,7 @@ export function verifying(raw: Readable, desc: { digest: string; size: number },
   };
   const t = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      if (verifier.bytes + chunk.length > desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `more than ${desc.size} bytes`)));
+      if (verifier.bytes + chunk.length > desc.size) return cb(bad(sentBlobError('SIZE_MISMATCH', desc.digest, `more than ${desc.size} bytes`, { from })));
       verifier.update(chunk);
       pace(chunk.length);
       // Hold back the latest chunk until the digest is checked: a wrong blob never completes on the registry.
@@ -64,12 +70,12 @@ export function verifying(raw: Readable, desc: { digest: string; size: number },
     },
     flush(cb) {
       const n = verifier.bytes;
-      if (n !== desc.size) return cb(bad(localBlobError('SIZE_MISMATCH', desc.digest, `${n} bytes, expected ${desc.size}`)));
+      if (n !== desc.size) return cb(bad(sentBlobError('SIZE_MISMATCH', desc.digest, `${n} bytes, expected ${desc.size}`, { from })));
       try {
         verifier.result();
       } catch (e) {
         const got = isDheError(e) ? String(e.details?.actual ?? '') : '';
-        return cb(bad(localBlobError('DIGEST_MISMATCH', desc.digest, `its content hashes to ${got}`, e)));
+        return cb(bad(sentBlobError('DIGEST_MISMATCH', desc.digest, `its content hashes to ${got}`, { from, cause: e })));
       }
       cb(null, held);
     },

@@ -105,7 +105,7 @@ async function copyDoc(job: Job, source: RemoteSource, top: ParsedDoc, tag: stri
   await transfer(source, new RemoteSink(opts.destination, job.dstRepo), graph, {
     tag,
     concurrency: opts.concurrency ?? 4,
-    verifyBlobs: true,
+    verifyBlobs: false, // the upload hashes what it sends (as copy does)
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });

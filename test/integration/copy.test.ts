@@ -1,7 +1,8 @@
 // copy: registry → registry through the real CLI, streaming (no local store), preserving digests.
 
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { getHarness } from '../harness/index.js';
 import { freshHome, runCli } from '../helpers/cli.js';
 import { loggedInHome } from '../helpers/docker-config.js';
@@ -138,6 +139,36 @@ describe('copy', () => {
     expect(r.stderr).toMatch(new RegExp(`^Error: .*not the ${wrong}`, 'm'));
     expect(r.stdout).toBe('');
     expect((await fetchManifest(plain, dstRepo, wrong)).status).toBe(404);
+  });
+
+  describe('a source that serves a wrong byte', () => {
+    let proxy: FaultProxy | undefined;
+    afterAll(async () => {
+      await proxy?.close();
+    });
+
+    it('ends in exit 7 naming the source, read once; the destination gets neither the blob nor the manifest', async () => {
+      proxy = await startFaultProxy(h.plain.url);
+      const home = freshHome();
+      const srcRepo = uniqueRepo('copybad');
+      const dstRepo = uniqueRepo('copydst');
+      const img = await buildImage({ layers: 1, layerSize: 3 * 1024 * 1024 });
+      await seedImage(plain, srcRepo, 'v1', img);
+      const layer = img.layers[0]!;
+      proxy.add({ kind: 'flip-byte', offset: 123_457, method: 'GET', path: layer.digest, times: Infinity });
+      // the source is the proxy (another registry name than the destination: no mount, the bytes flow through us)
+      const r = await runCli(['copy', `${proxy.host}/${srcRepo}:v1`, `${h.plain.host}/${dstRepo}:v1`], { env: home.env });
+      expect(r.code).toBe(7);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines[0]).toMatch(new RegExp(`^Error: blob ${layer.digest} read from ${proxy.host.replace(/[.]/g, '\\.')}/${srcRepo} does not match its digest \\(its content hashes to sha256:[0-9a-f]{64}\\)$`));
+      expect(lines[1]).toMatch(/^Hint: the source registry, its storage or something between altered the content/);
+      expect(lines).toHaveLength(2);
+      // an integrity failure is not the network's: the layer was read once, not retried
+      expect(proxy.hits.filter((x) => x.method === 'GET' && x.path.endsWith(layer.digest))).toHaveLength(1);
+      expect((await fetch(`${h.plain.url}/v2/${dstRepo}/blobs/${layer.digest}`, { method: 'HEAD' })).status).toBe(404);
+      expect((await fetchManifest(plain, dstRepo, 'v1')).status).toBe(404);
+      expect(storeIsEmpty(home.store)).toBe(true);
+    });
   });
 
   it('a missing source exits 5 and says what is missing', async () => {
