@@ -44,7 +44,10 @@ export interface BlobFile {
 }
 
 const READ_CHUNK = 1 << 20;
-/** Reads of a blob streamed out (open: what a push sends): small enough that the few in flight stay young. */
+/**
+ * Reads of a blob streamed out (open: what a push sends): small enough that the few in flight die young (what waits
+ * outlives scavenges and is freed only by a full GC: src/runtime/gc-pacer.ts).
+ */
 const STREAM_CHUNK = 256 << 10;
 
 function interrupted(signal: AbortSignal): DheError {
@@ -107,7 +110,7 @@ export class BlobStore {
     });
     // Translate "missing" into our error type; other errors pass as they are.
     const out = new Readable({
-      highWaterMark: STREAM_CHUNK,
+      highWaterMark: 1, // one read waits here at most (the file stream holds the next)
       read() {
         rs.resume();
       },
